@@ -1,0 +1,116 @@
+"""Every experiment setting in one frozen dataclass, and the drill's steps as one chain.
+
+Each step is the previous step plus one change, so `diff(STEP_2, STEP_3)` is the whole story of
+step 3. Notebooks and the CLI take a step from `STEPS` and override only what they must.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, fields, replace
+
+
+@dataclass(frozen=True)
+class Config:
+    name: str = "01_bn_gap"
+    # --- model (see models.py for the layer spec) ---
+    arch: str = "C16 C16 M T10 C20 C14 C20 G"
+    dropout: float = 0.05  # after every conv block
+    # --- data ---
+    rotation_deg: float = 0.0  # random rotation in [-deg, +deg], drawn per image
+    pipeline: str = "fast"  # "fast" (tensors on the device) or "torchvision" (Dataset + DataLoader)
+    num_workers: int = 2  # DataLoader workers, torchvision pipeline only
+    split: str = "test"  # "test": train on 60k, report on the test set; "val": train 50k, hold out 10k
+    train_subset: int | None = None  # use only the first N training images (smoke runs, tests)
+    eval_subset: int | None = None  # likewise for the evaluation set
+    # --- optimisation ---
+    epochs: int = 15
+    batch_size: int = 128  # images per optimizer step
+    lr: float = 0.05  # SGD learning rate; the peak LR under one-cycle
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 0.0  # L2 penalty, per parameter
+    scheduler: str = "none"  # "none", "step" (StepLR, per epoch) or "onecycle" (OneCycleLR, per batch)
+    step_size: int = 8  # StepLR: epochs between decays
+    gamma: float = 0.1  # StepLR: factor at each decay
+    pct_start: float = 0.2  # one-cycle: fraction of the steps spent warming up
+    div_factor: float = 10.0  # one-cycle: initial LR = lr / div_factor
+    final_div_factor: float = 100.0  # one-cycle: final LR = initial LR / final_div_factor
+    label_smoothing: float = 0.0
+    seed: int = 1
+
+    def __post_init__(self):
+        problems = []
+        if self.epochs <= 0:
+            problems.append(f"epochs must be > 0, got {self.epochs}")
+        if self.batch_size <= 0:
+            problems.append(f"batch_size must be > 0, got {self.batch_size}")
+        if not 0.0 <= self.dropout < 1.0:
+            problems.append(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.rotation_deg < 0:
+            problems.append(f"rotation_deg must be >= 0, got {self.rotation_deg}")
+        if self.pipeline not in ("fast", "torchvision"):
+            problems.append(f"pipeline must be 'fast' or 'torchvision', got {self.pipeline!r}")
+        if self.split not in ("test", "val"):
+            problems.append(f"split must be 'test' or 'val', got {self.split!r}")
+        if self.scheduler not in ("none", "step", "onecycle"):
+            problems.append(f"scheduler must be 'none', 'step' or 'onecycle', got {self.scheduler!r}")
+        for name in ("train_subset", "eval_subset"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                problems.append(f"{name} must be > 0 or None, got {value}")
+        if problems:
+            raise ValueError("invalid Config: " + "; ".join(problems))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Config:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown Config fields {unknown}; this version knows {sorted(known)}")
+        return cls(**data)
+
+
+# --- The drill: each step is the previous one plus one change -------------------------------------
+STEP_1 = Config()  # the seed's step 1: BatchNorm after every conv, GAP before the last 1x1 conv
+STEP_2 = replace(STEP_1, name="02_augmentation", rotation_deg=7.0)
+STEP_3 = replace(STEP_2, name="03_lr_scheduler", scheduler="step")
+STEP_4 = replace(STEP_3, name="04_lean_model", arch="C8 C12 M T8 C12 C12 C16 G", dropout=0.0)
+STEP_5 = replace(STEP_4, name="05_one_cycle", scheduler="onecycle", lr=0.2, nesterov=True)
+
+STEPS = {1: STEP_1, 2: STEP_2, 3: STEP_3, 4: STEP_4, 5: STEP_5}
+LAST_STEP = max(STEPS)
+
+SMOKE_ENV = "MNIST_DRILL_SMOKE"
+
+
+def diff(old: Config, new: Config) -> dict[str, tuple]:
+    """Fields whose value differs, as {field: (old, new)}; the name is left out."""
+    return {
+        f.name: (getattr(old, f.name), getattr(new, f.name))
+        for f in fields(Config)
+        if f.name != "name" and getattr(old, f.name) != getattr(new, f.name)
+    }
+
+
+def format_diff(old: Config, new: Config) -> str:
+    changes = diff(old, new)
+    if not changes:
+        return f"{new.name}: no change from {old.name}"
+    width = max(len(k) for k in changes)
+    lines = [f"{new.name} = {old.name} plus:"]
+    lines += [f"  {k:<{width}}  {a!r} -> {b!r}" for k, (a, b) in changes.items()]
+    return "\n".join(lines)
+
+
+def smoke_mode() -> bool:
+    """True when the environment asks for a smoke run (CI, nbval)."""
+    return os.environ.get(SMOKE_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def smoke(config: Config) -> Config:
+    """A run small enough for CI: one epoch on a 2k-image subset, evaluated on 1k images."""
+    return replace(config, epochs=1, train_subset=2048, eval_subset=1024)

@@ -1,0 +1,193 @@
+"""Training: `fit(config) -> History`, built from `train_epoch` and `evaluate`, plus seeding and
+device choice. Logs what the seed's notebooks logged, so runs compare line by line.
+"""
+
+from __future__ import annotations
+
+import platform
+import random
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from .config import Config
+from .loaders import make_loaders
+from .models import build_model, count_params
+from .paths import DATA_DIR, RESULTS_DIR
+from .results import History, verdict
+
+
+class DeviceUnavailable(RuntimeError):
+    pass
+
+
+def set_seed(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and torch; return a CPU generator (seeded alike) for shuffling and augmentation."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def pick_device(requested: str | None = None) -> torch.device:
+    """cuda, then mps, then cpu; a requested device that is not available raises DeviceUnavailable."""
+    if requested in (None, "", "auto"):
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    device = torch.device(requested)
+    available = {
+        "cpu": True,
+        "cuda": torch.cuda.is_available(),
+        "mps": bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()),
+    }.get(device.type, False)
+    if not available:
+        raise DeviceUnavailable(f"device {requested!r} is not available on this machine; "
+                                "use --device cpu, or leave --device out to pick the best one")
+    return device
+
+
+def train_epoch(model, loader, optimizer, scheduler=None, label_smoothing=0.0, progress=True):
+    """One pass over `loader`; steps a per-batch scheduler. Returns (mean loss, accuracy %)."""
+    model.train()
+    total_loss, correct, seen = 0.0, 0, 0
+    bar = tqdm(loader, total=len(loader), disable=not progress, mininterval=0.5, leave=True)
+    for batch_id, (x, y) in enumerate(bar):
+        optimizer.zero_grad(set_to_none=True)
+        output = model(x)
+        loss = F.nll_loss(output, y) if not label_smoothing else F.cross_entropy(
+            output, y, label_smoothing=label_smoothing)  # output holds log-probabilities
+        loss.backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        loss_value = loss.item()
+        total_loss += loss_value * len(y)
+        correct += (output.argmax(1) == y).sum().item()
+        seen += len(y)
+        bar.set_description(f"Loss={loss_value:.4f} Batch_id={batch_id} Accuracy={100 * correct / seen:.2f}",
+                            refresh=False)
+    return total_loss / seen, 100.0 * correct / seen
+
+
+@torch.no_grad()
+def evaluate(model, loader) -> tuple[float, int, int]:
+    """(mean loss, correct, total) over `loader`, in eval mode."""
+    model.eval()
+    total_loss, correct, seen = 0.0, 0, 0
+    for x, y in loader:
+        output = model(x)
+        total_loss += F.nll_loss(output, y, reduction="sum").item()
+        correct += (output.argmax(1) == y).sum().item()
+        seen += len(y)
+    return total_loss / seen, correct, seen
+
+
+def make_optimizer(model, config: Config, steps_per_epoch: int):
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                                nesterov=config.nesterov, weight_decay=config.weight_decay)
+    per_batch, scheduler = False, None
+    if config.scheduler == "step":
+        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.step_size, gamma=config.gamma)
+    elif config.scheduler == "onecycle":
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=config.lr, epochs=config.epochs, steps_per_epoch=steps_per_epoch,
+            pct_start=config.pct_start, div_factor=config.div_factor,
+            final_div_factor=config.final_div_factor, anneal_strategy="cos")
+        per_batch = True
+    return optimizer, scheduler, per_batch
+
+
+def library_versions() -> dict:
+    import torchvision
+
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "torchvision": torchvision.__version__, "numpy": np.__version__}
+
+
+def fit(config: Config, *, device: str | None = None, progress: bool = True, log=print,
+        save_to: str | Path | None = "auto", data_root: Path = DATA_DIR) -> History:
+    """Train `config` from scratch and return its History (with the trained model attached).
+
+    save_to: a JSON path; "auto" saves to results/<name>.json ("val/<name>.json" on the validation
+    split); None saves nothing (smoke runs, tests).
+    """
+    device = pick_device(device)
+    generator = set_seed(config.seed)
+    loaders = make_loaders(config, device, generator, data_root)
+    model = build_model(config).to(device)
+    optimizer, scheduler, per_batch = make_optimizer(model, config, len(loaders.train))
+    history = History(config=config.to_dict(), seed=config.seed, params=count_params(model),
+                      device=_device_name(device), versions=library_versions(), eval_name=loaders.eval_name,
+                      started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    start = time.perf_counter()
+    for epoch in range(1, config.epochs + 1):
+        lr = optimizer.param_groups[0]["lr"]
+        log(f"EPOCH: {epoch} LR: {lr:.6g}")
+        epoch_start = time.perf_counter()
+        train_loss, train_acc = train_epoch(model, loaders.train, optimizer, scheduler if per_batch else None,
+                                            config.label_smoothing, progress)
+        eval_loss, correct, total = evaluate(model, loaders.eval)
+        if scheduler is not None and not per_batch:
+            scheduler.step()
+        seconds = time.perf_counter() - epoch_start
+        test_acc = 100.0 * correct / total
+        log(f"{loaders.eval_name} set: Average loss: {eval_loss:.4f}, Accuracy: {correct}/{total} "
+            f"({test_acc:.2f}%) | LR {lr:.6g} | {seconds:.1f} s")
+        history.epochs.append({"epoch": epoch, "lr": lr, "train_loss": train_loss, "train_acc": train_acc,
+                               "test_loss": eval_loss, "test_acc": test_acc, "test_correct": correct,
+                               "test_total": total, "seconds": seconds})
+    history.total_seconds = time.perf_counter() - start
+    history.model = model
+    log(verdict(history))
+    if save_to is not None:
+        path = default_result_path(config) if save_to == "auto" else Path(save_to)
+        history.save(path)
+        log(f"History saved to {_display(path)}")
+    return history
+
+
+def default_result_path(config: Config) -> Path:
+    folder = RESULTS_DIR / "val" if config.split == "val" else RESULTS_DIR
+    return folder / f"{config.name}.json"
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    if device.type == "cpu":
+        return f"cpu ({torch.get_num_threads()} threads)"
+    return device.type
+
+
+@torch.no_grad()
+def misclassified(history: History, limit: int = 24, data_root: Path = DATA_DIR):
+    """The first `limit` evaluation images the trained model gets wrong: (images 0-1, labels, preds)."""
+    if history.model is None:
+        raise ValueError("this History has no model attached; only fit() returns one")
+    model = history.model.eval()
+    device = next(model.parameters()).device
+    config = Config.from_dict(history.config)
+    loaders = make_loaders(config, device, torch.Generator().manual_seed(0), data_root)
+    images, labels, preds = [], [], []
+    for x, y in loaders.eval:
+        pred = model(x).argmax(1)
+        wrong = pred != y
+        images.append((x[wrong] * loaders.std + loaders.mean).squeeze(1).cpu())
+        labels.append(y[wrong].cpu())
+        preds.append(pred[wrong].cpu())
+    return torch.cat(images)[:limit], torch.cat(labels)[:limit], torch.cat(preds)[:limit]

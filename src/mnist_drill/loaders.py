@@ -1,0 +1,165 @@
+"""The two input pipelines behind one interface: `make_loaders(config, device) -> Loaders`.
+
+- "fast": each split is one normalised tensor on the training device; batches are cut from a
+  seeded permutation and rotated all at once (augment.rotate). No workers, no PIL, no copies.
+- "torchvision": the seed's classic Dataset + DataLoader with transforms.RandomRotation, kept for
+  reference and for speed comparisons.
+Both normalise with the training set's own mean and std, and both honour the validation split.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from . import augment
+from .data import DATA_DIR, load_split, mean_std
+
+VAL_SIZE = 10_000  # the validation split holds out the last 10k training images
+
+
+@dataclass
+class Loaders:
+    train: object  # iterable of (X, y) batches on the device, with len() = batches per epoch
+    eval: object  # the evaluation set, never augmented
+    eval_name: str  # "Test" or "Validation", for the log lines
+    mean: float
+    std: float
+
+
+def split_indices(split: str, num_train: int = 60_000, train_subset=None, eval_subset=None):
+    """Indices (train_idx, eval_idx, eval_from_train_file).
+
+    "test": train on every training image, evaluate on the test file.
+    "val": train on the first 50k training images, evaluate on the last 10k (disjoint by construction).
+    """
+    if split == "val":
+        train_idx = torch.arange(0, num_train - VAL_SIZE)
+        eval_idx = torch.arange(num_train - VAL_SIZE, num_train)
+        from_train = True
+    elif split == "test":
+        train_idx, eval_idx, from_train = torch.arange(num_train), None, False
+    else:
+        raise ValueError(f"unknown split {split!r}; use 'test' or 'val'")
+    if train_subset is not None:
+        train_idx = train_idx[:train_subset]
+    if eval_subset is not None and eval_idx is not None:
+        eval_idx = eval_idx[:eval_subset]
+    return train_idx, eval_idx, from_train
+
+
+class TensorLoader:
+    """Batches of a dataset held as tensors on the device, reshuffled and re-rotated every epoch."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, mean: float,
+                 std: float, *, shuffle: bool = False, rotation_deg: float = 0.0,
+                 generator: torch.Generator | None = None):
+        if (shuffle or rotation_deg) and generator is None:
+            raise ValueError("a shuffled or rotated TensorLoader needs a seeded torch.Generator")
+        self.images = images  # (N, 1, 28, 28) floats in [0, 1]; background is exactly 0
+        self.labels = labels
+        self.batch_size = batch_size
+        self.mean, self.std = mean, std
+        self.shuffle = shuffle
+        self.rotation_deg = rotation_deg
+        self.generator = generator
+        if not (shuffle or rotation_deg):  # nothing changes between epochs: normalise once
+            self.images = (images - mean) / std
+
+    @property
+    def num_samples(self) -> int:
+        return len(self.labels)
+
+    def __len__(self) -> int:
+        return math.ceil(self.num_samples / self.batch_size)
+
+    def __iter__(self):
+        device = self.images.device
+        n = self.num_samples
+        order = torch.randperm(n, generator=self.generator).to(device) if self.shuffle else None
+        for start in range(0, n, self.batch_size):
+            if order is None:
+                idx = slice(start, start + self.batch_size)
+                x, y = self.images[idx], self.labels[idx]
+            else:
+                idx = order[start:start + self.batch_size]
+                x, y = self.images[idx], self.labels[idx]
+            if self.rotation_deg:
+                angles = augment.random_angles(len(y), self.rotation_deg, self.generator, device)
+                x = augment.rotate(x, angles)  # rotate before normalising so the fill is background
+            if self.shuffle or self.rotation_deg:
+                x = (x - self.mean) / self.std
+            yield x, y
+
+
+def make_loaders(config, device, generator: torch.Generator, root: Path = DATA_DIR) -> Loaders:
+    """Train and evaluation loaders for `config.pipeline`, `config.split` and the subsets."""
+    train_images, train_labels = load_split(root, train=True)
+    train_idx, eval_idx, eval_from_train = split_indices(
+        config.split, len(train_labels), config.train_subset, config.eval_subset)
+    mean, std = mean_std(train_images[train_idx])  # statistics of what is trained on, never the eval set
+    if eval_from_train:
+        eval_images, eval_labels, eval_name = train_images[eval_idx], train_labels[eval_idx], "Validation"
+    else:
+        eval_images, eval_labels = load_split(root, train=False)
+        if config.eval_subset is not None:
+            eval_images, eval_labels = eval_images[:config.eval_subset], eval_labels[:config.eval_subset]
+        eval_name = "Test"
+    if config.pipeline == "fast":
+        def to_device(images, labels):
+            return images.unsqueeze(1).to(device, torch.float32) / 255.0, labels.to(device)
+
+        train = TensorLoader(*to_device(train_images[train_idx], train_labels[train_idx]),
+                             config.batch_size, mean, std, shuffle=True,
+                             rotation_deg=config.rotation_deg, generator=generator)
+        evaluation = TensorLoader(*to_device(eval_images, eval_labels), 1000, mean, std)
+    else:
+        train, evaluation = _torchvision_loaders(config, device, generator, root, mean, std,
+                                                 train_idx, eval_idx, eval_from_train)
+    return Loaders(train, evaluation, eval_name, mean, std)
+
+
+class _DeviceLoader:
+    """Moves a DataLoader's batches to the device; keeps len()."""
+
+    def __init__(self, loader, device):
+        self.loader, self.device = loader, torch.device(device)
+
+    @property
+    def num_samples(self) -> int:
+        return len(self.loader.dataset)
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self):
+        non_blocking = self.device.type == "cuda"
+        for x, y in self.loader:
+            yield x.to(self.device, non_blocking=non_blocking), y.to(self.device, non_blocking=non_blocking)
+
+
+def _torchvision_loaders(config, device, generator, root, mean, std, train_idx, eval_idx, eval_from_train):
+    from torch.utils.data import DataLoader, Subset
+    from torchvision import datasets, transforms
+
+    normalize = [transforms.ToTensor(), transforms.Normalize((mean,), (std,))]
+    train_tf = transforms.Compose(
+        ([transforms.RandomRotation((-config.rotation_deg, config.rotation_deg), fill=(0,))]
+         if config.rotation_deg else []) + normalize)
+    eval_tf = transforms.Compose(normalize)
+    train_set = Subset(datasets.MNIST(root, train=True, download=False, transform=train_tf), train_idx.tolist())
+    if eval_from_train:
+        eval_set = Subset(datasets.MNIST(root, train=True, download=False, transform=eval_tf), eval_idx.tolist())
+    else:
+        eval_set = datasets.MNIST(root, train=False, download=False, transform=eval_tf)
+        if config.eval_subset is not None:
+            eval_set = Subset(eval_set, range(config.eval_subset))
+    cuda = torch.device(device).type == "cuda"
+    kwargs = dict(num_workers=config.num_workers, pin_memory=cuda,
+                  persistent_workers=config.num_workers > 0)
+    train = DataLoader(train_set, batch_size=config.batch_size, shuffle=True, generator=generator, **kwargs)
+    evaluation = DataLoader(eval_set, batch_size=1000, shuffle=False, **kwargs)
+    return _DeviceLoader(train, device), _DeviceLoader(evaluation, device)

@@ -1,0 +1,155 @@
+"""The drill's models: one conv block, a network described by a short layer spec, and helpers.
+
+A spec is a space-separated list of tokens, read left to right:
+  C<n>  3x3 conv block, no padding (conv -> ReLU -> BatchNorm -> dropout), n output channels
+  P<n>  3x3 conv block with padding 1 (keeps the size)
+  T<n>  1x1 conv block (a transition that mixes channels cheaply)
+  M     2x2 max-pool
+  G     global average pooling
+After G comes the head: a plain 1x1 conv to the 10 classes, in place of a fully connected layer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import re
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+NUM_CLASSES = 10
+INPUT_SIZE = (1, 28, 28)
+_TOKEN = re.compile(r"^(?:(?P<kind>[CPT])(?P<channels>[1-9]\d*)|(?P<op>[MG]))$")
+
+
+def conv_block(in_channels: int, out_channels: int, kernel_size: int = 3, padding: int = 0,
+               dropout: float = 0.0) -> nn.Sequential:
+    """conv -> ReLU -> BatchNorm -> dropout, the seed's order (BN after the ReLU)."""
+    layers = [
+        nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding, bias=False),
+        nn.ReLU(),
+        nn.BatchNorm2d(out_channels),
+    ]
+    if dropout > 0:
+        layers.append(nn.Dropout(dropout))
+    return nn.Sequential(*layers)
+
+
+def parse_arch(arch: str) -> list[tuple[str, int]]:
+    """Tokens of a spec as (kind, channels); channels is 0 for M and G. Raises ValueError."""
+    tokens = arch.split()
+    if not tokens:
+        raise ValueError("empty arch spec; expected e.g. 'C8 C16 M T8 C16 G'")
+    parsed = []
+    for token in tokens:
+        match = _TOKEN.match(token)
+        if not match:
+            raise ValueError(f"bad token {token!r} in arch {arch!r}; use C<n>, P<n>, T<n>, M or G")
+        parsed.append((match["kind"], int(match["channels"])) if match["kind"] else (match["op"], 0))
+    if [kind for kind, _ in parsed].count("G") != 1 or parsed[-1][0] != "G":
+        raise ValueError(f"arch {arch!r} must end with exactly one G (global average pooling)")
+    return parsed
+
+
+class DrillNet(nn.Module):
+    """A plain stack of conv blocks and pools, GAP, then a 1x1 conv head; outputs log-probabilities."""
+
+    def __init__(self, arch: str, dropout: float = 0.0, num_classes: int = NUM_CLASSES):
+        super().__init__()
+        self.arch = arch
+        layers, channels, size = [], INPUT_SIZE[0], INPUT_SIZE[1]
+        for kind, out_channels in parse_arch(arch):
+            if kind == "C":
+                layers.append(conv_block(channels, out_channels, 3, 0, dropout))
+                channels, size = out_channels, size - 2
+            elif kind == "P":
+                layers.append(conv_block(channels, out_channels, 3, 1, dropout))
+                channels = out_channels
+            elif kind == "T":
+                layers.append(conv_block(channels, out_channels, 1, 0, dropout))
+                channels = out_channels
+            elif kind == "M":
+                layers.append(nn.MaxPool2d(2, 2))
+                size //= 2
+            else:
+                layers.append(nn.AdaptiveAvgPool2d(1))
+            if size < 1:
+                raise ValueError(f"arch {arch!r} shrinks a 28x28 input to nothing; use fewer C or M layers")
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Conv2d(channels, num_classes, 1, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.log_softmax(self.head(self.features(x)).flatten(1), dim=1)
+
+
+def build_model(config) -> DrillNet:
+    return DrillNet(config.arch, config.dropout)
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def summary_text(model: nn.Module, input_size=INPUT_SIZE) -> str:
+    """torchsummary's table, taken on a copy on the CPU so that neither the RNG nor BN statistics move."""
+    from torchsummary import summary
+
+    clone = copy.deepcopy(model).to("cpu")
+    out = io.StringIO()
+    with torch.random.fork_rng(devices=[]), contextlib.redirect_stdout(out):
+        summary(clone, input_size, device="cpu")
+    return out.getvalue().rstrip()
+
+
+def receptive_fields(model: nn.Module, input_size=INPUT_SIZE) -> list[dict]:
+    """Per layer that changes the receptive field or the size: its output size and receptive field.
+
+    Found by running the model's own layers (hooks on every conv, pool and GAP), so the table follows
+    the model, not a spec. `rf` is the side, in input pixels, of the region one output unit sees.
+    """
+    rows, rf, jump = [], 1, 1
+    hooks = []
+
+    def record(module, _inputs, output):
+        nonlocal rf, jump
+        if isinstance(module, nn.AdaptiveAvgPool2d):
+            in_size = _inputs[0].shape[-1]
+            rf, kind = rf + (in_size - 1) * jump, "GAP"
+        else:
+            k, s, d = (_pair(getattr(module, a, 1))[0] for a in ("kernel_size", "stride", "dilation"))
+            rf += (k - 1) * d * jump
+            jump *= s
+            kind = f"conv{k}x{k}" if isinstance(module, nn.Conv2d) else f"maxpool{k}x{k}"
+            if isinstance(module, nn.Conv2d):
+                kind += f" {module.in_channels}->{module.out_channels}"
+        rows.append({"layer": f"{len(rows) + 1:>2} {kind}", "output": tuple(output.shape[1:]),
+                     "rf": rf, "jump": jump})
+
+    for module in model.modules():
+        if isinstance(module, (nn.Conv2d, nn.MaxPool2d, nn.AdaptiveAvgPool2d)):
+            hooks.append(module.register_forward_hook(record))
+    clone_mode = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            device = next(model.parameters()).device
+            model(torch.zeros(1, *input_size, device=device))
+    finally:
+        model.train(clone_mode)
+        for hook in hooks:
+            hook.remove()
+    return rows
+
+
+def _pair(value):
+    return value if isinstance(value, tuple) else (value, value)
+
+
+def format_receptive_fields(rows: list[dict]) -> str:
+    lines = [f"{'layer':<22} {'output (C, H, W)':<18} {'RF':>4} {'jump':>5}"]
+    for row in rows:
+        lines.append(f"{row['layer']:<22} {str(row['output']):<18} {row['rf']:>4} {row['jump']:>5}")
+    return "\n".join(lines)
