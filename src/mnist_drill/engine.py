@@ -139,6 +139,7 @@ def fit(config: Config, *, device: str | None = None, progress: bool = True, log
             scheduler.step()
         seconds = time.perf_counter() - epoch_start
         test_acc = 100.0 * correct / total
+        log(f"Train set: Average loss: {train_loss:.4f}, Accuracy: {train_acc:.2f}%")
         log(f"{loaders.eval_name} set: Average loss: {eval_loss:.4f}, Accuracy: {correct}/{total} "
             f"({test_acc:.2f}%) | LR {lr:.6g} | {seconds:.1f} s")
         history.epochs.append({"epoch": epoch, "lr": lr, "train_loss": train_loss, "train_acc": train_acc,

@@ -95,8 +95,11 @@ def verdict(history: History, target: float = TARGET) -> str:
             f"({history.seconds_per_epoch:.1f} s/epoch on {history.device})")
 
 
-def summarize_seeds(histories: list[History], target: float = TARGET) -> dict:
-    """Per-epoch min / mean / max over seeds, the worst seed, and the first epoch every seed holds."""
+def summarize_seeds(histories: list[History], target: float = TARGET, window: int = 6) -> dict:
+    """Per-epoch min / mean / max over seeds, the worst seed, and the first epoch every seed holds.
+
+    The worst seed is the one with the lowest accuracy over the last `window` epochs (epochs 10-15 of 15).
+    """
     if not histories:
         raise ValueError("summarize_seeds needs at least one History")
     lengths = {len(h.epochs) for h in histories}
@@ -108,7 +111,7 @@ def summarize_seeds(histories: list[History], target: float = TARGET) -> dict:
         per_epoch.append({"epoch": histories[0].epochs[i]["epoch"], "min": min(accs),
                           "mean": sum(accs) / len(accs), "max": max(accs)})
     firsts = [first_consistent_epoch(h, target) for h in histories]
-    worst = min(histories, key=lambda h: (min(h.test_acc[-6:]), h.test_acc[-1]))
+    worst = min(histories, key=lambda h: (min(h.test_acc[-window:]), h.test_acc[-1]))
     return {
         "name": histories[0].config["name"],
         "eval_name": histories[0].eval_name,
@@ -119,6 +122,8 @@ def summarize_seeds(histories: list[History], target: float = TARGET) -> dict:
         "first_consistent_per_seed": dict(zip([str(h.seed) for h in histories], firsts, strict=True)),
         "first_consistent_all": None if None in firsts else max(firsts),
         "worst_seed": worst.seed,
+        "worst_seed_min_last_epochs": min(worst.test_acc[-window:]),
+        "window": window,
         "last_epoch_mean": per_epoch[-1]["mean"],
         "seconds_per_run_mean": sum(h.total_seconds for h in histories) / len(histories),
     }

@@ -1,0 +1,49 @@
+# One entry point for the set-up. `make run` is the main job, `make test` the whole test suite;
+# each creates the virtual environment and fetches MNIST when missing.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+NOTEBOOKS := $(sort $(wildcard notebooks/0*.ipynb))
+STEP   ?=
+SEEDS  ?= 5
+
+.PHONY: setup data run test lint notebooks seeds bench report clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements.txt -e .
+	touch $@
+
+data: setup
+	$(PY) -m mnist_drill prepare-data
+
+run: data  ## train the last step for its full 15 epochs: per-epoch log, then the verdict
+	$(PY) -m mnist_drill train $(if $(STEP),--step $(STEP))
+
+lint: setup
+	$(VENV)/bin/ruff check src tests benchmarks notebooks
+
+test: data lint  ## unit tests, then every notebook in smoke mode under nbval
+	MNIST_DRILL_SMOKE=1 $(PY) -m pytest tests $(NOTEBOOKS) --nbval-lax --nbval-current-env \
+		--nbval-sanitize-with notebooks/sanitize.cfg -p no:cacheprovider
+
+notebooks: data  ## re-execute all five notebooks in full, rewriting their outputs and results/
+	for nb in $(NOTEBOOKS); do \
+		$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=-1 $$nb || exit 1; \
+	done
+	$(PY) -m mnist_drill report
+
+seeds: data  ## every seed of one step (default: the last), summary in results/seeds/
+	$(PY) -m mnist_drill seeds --seeds $(SEEDS) $(if $(STEP),--step $(STEP))
+
+bench: data  ## speed: fast pipeline vs the classic torchvision DataLoader, side by side
+	$(PY) benchmarks/speed.py
+
+report: setup
+	$(PY) -m mnist_drill report
+
+clean:
+	rm -rf $(VENV) data .pytest_cache

@@ -1,0 +1,47 @@
+"""The step chain: each step is the previous one plus its change; configs refuse bad values."""
+
+from dataclasses import replace
+
+import pytest
+
+from mnist_drill.config import STEP_1, STEP_2, STEP_3, STEP_4, STEP_5, STEPS, Config, diff, format_diff, smoke
+
+
+def test_chain_changes_one_idea_per_step():
+    assert set(diff(STEP_1, STEP_2)) == {"rotation_deg"}
+    assert set(diff(STEP_2, STEP_3)) == {"scheduler"}
+    assert set(diff(STEP_3, STEP_4)) <= {"arch", "dropout"}  # the leaner model, with its dropout
+    assert "scheduler" in diff(STEP_4, STEP_5) and "arch" not in diff(STEP_4, STEP_5)
+
+
+def test_steps_are_numbered_and_named_uniquely():
+    assert sorted(STEPS) == [1, 2, 3, 4, 5]
+    assert len({c.name for c in STEPS.values()}) == 5
+    assert all(c.epochs <= 15 for c in STEPS.values())
+
+
+def test_format_diff_reads_like_the_change():
+    text = format_diff(STEP_1, STEP_2)
+    assert text.splitlines()[0] == "02_augmentation = 01_bn_gap plus:"
+    assert "rotation_deg  0.0 -> 7.0" in text
+    assert "no change" in format_diff(STEP_1, STEP_1)
+
+
+@pytest.mark.parametrize("bad", [dict(epochs=0), dict(batch_size=-1), dict(dropout=1.0), dict(pipeline="x"),
+                                 dict(split="train"), dict(scheduler="cosine"), dict(train_subset=0)])
+def test_bad_values_are_refused_with_the_field_named(bad):
+    field = next(iter(bad))
+    with pytest.raises(ValueError, match=field):
+        replace(STEP_1, **bad)
+
+
+def test_dict_round_trip_and_unknown_fields():
+    assert Config.from_dict(STEP_5.to_dict()) == STEP_5
+    with pytest.raises(ValueError, match="unknown Config fields"):
+        Config.from_dict({**STEP_5.to_dict(), "lrr": 1})
+
+
+def test_smoke_is_small():
+    s = smoke(STEP_5)
+    assert s.epochs == 1 and s.train_subset <= 4096 and s.eval_subset <= 2048
+    assert diff(STEP_5, s).keys() == {"epochs", "train_subset", "eval_subset"}

@@ -1,0 +1,73 @@
+"""Both input pipelines: the same normalisation, seeded batches, and a validation split kept apart."""
+
+from dataclasses import replace
+
+import torch
+
+from mnist_drill.config import STEP_2
+from mnist_drill.data import load_split, mean_std
+from mnist_drill.loaders import VAL_SIZE, TensorLoader, make_loaders, split_indices
+
+
+def test_validation_split_is_disjoint_from_training():
+    train_idx, eval_idx, from_train = split_indices("val", 60_000)
+    assert from_train and len(eval_idx) == VAL_SIZE and len(train_idx) == 60_000 - VAL_SIZE
+    assert not set(train_idx.tolist()) & set(eval_idx.tolist())
+    assert int(eval_idx.min()) == 50_000  # the last 10k training images
+    train_small, eval_small, _ = split_indices("val", 60_000, train_subset=100, eval_subset=10)
+    assert not set(train_small.tolist()) & set(eval_small.tolist())
+
+
+def test_validation_loaders_hold_out_the_last_images(mnist_root):
+    config = replace(STEP_2, split="val", train_subset=300, eval_subset=200, rotation_deg=0.0)
+    loaders = make_loaders(config, "cpu", torch.Generator().manual_seed(0), mnist_root)
+    images, labels = load_split(mnist_root, train=True)
+    assert loaders.eval_name == "Validation"
+    expected = (images[50_000:50_200].float() / 255.0 - loaders.mean) / loaders.std
+    got = torch.cat([x for x, _ in loaders.eval]).squeeze(1)
+    assert torch.allclose(got, expected, atol=1e-6)
+    assert torch.equal(torch.cat([y for _, y in loaders.eval]), labels[50_000:50_200])
+
+
+def test_training_statistics_come_from_the_data(mnist_root):
+    images, _ = load_split(mnist_root, train=True)
+    mean, std = mean_std(images)
+    assert round(mean, 4) == 0.1307 and round(std, 4) == 0.3081
+
+
+def test_both_pipelines_normalise_alike(mnist_root):
+    config = replace(STEP_2, rotation_deg=0.0, train_subset=1000, eval_subset=500)
+    batches = {}
+    for pipeline in ("fast", "torchvision"):
+        loaders = make_loaders(replace(config, pipeline=pipeline, num_workers=0), "cpu",
+                               torch.Generator().manual_seed(0), mnist_root)
+        batches[pipeline] = torch.cat([x for x, _ in loaders.eval])
+    assert torch.allclose(batches["fast"], batches["torchvision"], atol=1e-5)
+    # and the training batches are normalised: mean ~0, std ~1 over the subset
+    loaders = make_loaders(config, "cpu", torch.Generator().manual_seed(0), mnist_root)
+    x = torch.cat([x for x, _ in loaders.train])
+    assert abs(x.mean().item()) < 1e-4 and abs(x.std().item() - 1) < 1e-3
+
+
+def test_fast_loader_is_seeded_shuffled_and_complete():
+    images = torch.arange(10, dtype=torch.float32).view(10, 1, 1, 1).expand(10, 1, 28, 28).contiguous() / 10
+    labels = torch.arange(10)
+
+    def epoch(seed):
+        loader = TensorLoader(images, labels, 4, 0.0, 1.0, shuffle=True, generator=torch.Generator().manual_seed(seed))
+        return torch.cat([y for _, y in loader])
+
+    assert len(TensorLoader(images, labels, 4, 0.0, 1.0)) == 3
+    assert torch.equal(epoch(1), epoch(1))
+    assert sorted(epoch(1).tolist()) == list(range(10))
+    assert not torch.equal(epoch(1), labels) or not torch.equal(epoch(2), labels)
+
+
+def test_rotation_changes_training_images_but_not_labels(mnist_root):
+    config = replace(STEP_2, train_subset=256, eval_subset=100)
+    plain = make_loaders(replace(config, rotation_deg=0.0), "cpu", torch.Generator().manual_seed(0), mnist_root)
+    rotated = make_loaders(config, "cpu", torch.Generator().manual_seed(0), mnist_root)
+    (x0, y0), (x1, y1) = next(iter(plain.train)), next(iter(rotated.train))
+    assert torch.equal(y0, y1) and not torch.allclose(x0, x1)
+    background = (0 - rotated.mean) / rotated.std
+    assert torch.isclose(x1[:, :, 0, 0], torch.tensor(background)).all()  # corners filled with background

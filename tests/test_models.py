@@ -1,0 +1,74 @@
+"""Model shapes, parameter budgets, the receptive-field table and the side-effect-free summary."""
+
+import pytest
+import torch
+
+from mnist_drill.config import STEP_1, STEP_4, STEP_5, STEPS
+from mnist_drill.models import (
+    DrillNet,
+    build_model,
+    conv_block,
+    count_params,
+    format_receptive_fields,
+    receptive_fields,
+    summary_text,
+)
+
+
+@pytest.mark.parametrize("step", sorted(STEPS))
+def test_output_is_log_probabilities_per_class(step):
+    model = build_model(STEPS[step]).eval()
+    out = model(torch.randn(5, 1, 28, 28))
+    assert out.shape == (5, 10)
+    assert torch.allclose(out.exp().sum(1), torch.ones(5), atol=1e-5)
+
+
+def test_parameter_budgets():
+    assert count_params(build_model(STEP_1)) == 9840  # the seed's step-1 count
+    assert all(count_params(build_model(c)) < 10_000 for c in STEPS.values())
+    assert count_params(build_model(STEP_4)) < 8000 and count_params(build_model(STEP_5)) < 8000
+
+
+def test_count_params_by_hand():
+    # conv 3x3 1->4 without bias (36) + BN (8); head 4->10 (40)
+    assert count_params(DrillNet("C4 G")) == 36 + 8 + 40
+    assert count_params(conv_block(4, 6, 1)) == 24 + 12
+
+
+def test_block_order_is_conv_relu_bn_dropout():
+    kinds = [type(m).__name__ for m in conv_block(1, 2, dropout=0.1)]
+    assert kinds == ["Conv2d", "ReLU", "BatchNorm2d", "Dropout"]
+    assert "Dropout" not in [type(m).__name__ for m in conv_block(1, 2, dropout=0.0)]
+
+
+def test_step_1_places_gap_before_the_last_1x1_conv():
+    model = build_model(STEP_1)
+    assert isinstance(model.features[-1], torch.nn.AdaptiveAvgPool2d)
+    assert model.head.kernel_size == (1, 1)
+    assert not any(isinstance(m, torch.nn.Linear) for m in model.modules())
+
+
+@pytest.mark.parametrize("arch, message", [("", "empty"), ("C8 X3 G", "bad token"), ("C8 M", "must end"),
+                                           ("C8 G C8 G", "must end"), ("C4 " * 14 + "G", "nothing")])
+def test_bad_arch_specs_are_refused(arch, message):
+    with pytest.raises(ValueError, match=message):
+        DrillNet(arch)
+
+
+def test_receptive_field_table_follows_the_model():
+    rows = receptive_fields(DrillNet("C4 C4 M T4 C4 G"))
+    assert [r["rf"] for r in rows] == [3, 5, 6, 6, 10, 28, 28]
+    assert [r["output"][1:] for r in rows] == [(26, 26), (24, 24), (12, 12), (12, 12), (10, 10), (1, 1), (1, 1)]
+    assert "maxpool2x2" in format_receptive_fields(rows)
+
+
+def test_summary_moves_neither_the_rng_nor_batchnorm_statistics():
+    model = build_model(STEP_5)
+    torch.manual_seed(0)
+    state_before = {k: v.clone() for k, v in model.state_dict().items()}
+    text = summary_text(model)
+    after_summary = torch.rand(3)
+    torch.manual_seed(0)
+    assert torch.equal(after_summary, torch.rand(3))
+    assert all(torch.equal(state_before[k], v) for k, v in model.state_dict().items())
+    assert f"Total params: {count_params(model):,}" in text
