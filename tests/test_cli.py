@@ -56,7 +56,7 @@ def test_prepare_summary_and_smoke_train_run(mnist_root):
     assert result.returncode == 0 and "MNIST ready" in result.stdout
     result = run_cli("summary", "--step", "2")
     assert result.returncode == 0
-    assert "rotation_deg  0.0 -> 7.0" in result.stdout and "Total params: 9,840" in result.stdout
+    assert "rotation_deg  0.0 -> 7.0" in result.stdout and "Total params: 9,768" in result.stdout
     assert "RF" in result.stdout
     result = run_cli("train", "--step", "1", "--smoke", "--no-progress")
     assert result.returncode == 0, result.stderr

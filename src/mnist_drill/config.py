@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, fields, replace
 class Config:
     name: str = "01_bn_gap"
     # --- model (see models.py for the layer spec) ---
-    arch: str = "C16 C16 M T10 C20 C14 C20 G"
+    arch: str = "C8 C16 M T8 C16 C16 C16 P16 G"
     dropout: float = 0.05  # after every conv block
     # --- data ---
     rotation_deg: float = 0.0  # random rotation in [-deg, +deg], drawn per image
@@ -31,7 +31,7 @@ class Config:
     nesterov: bool = False
     weight_decay: float = 0.0  # L2 penalty, per parameter
     scheduler: str = "none"  # "none", "step" (StepLR, per epoch) or "onecycle" (OneCycleLR, per batch)
-    step_size: int = 8  # StepLR: epochs between decays
+    step_size: int = 6  # StepLR: epochs between decays
     gamma: float = 0.1  # StepLR: factor at each decay
     pct_start: float = 0.2  # one-cycle: fraction of the steps spent warming up
     div_factor: float = 10.0  # one-cycle: initial LR = lr / div_factor
