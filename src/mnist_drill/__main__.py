@@ -1,4 +1,4 @@
-"""Command line: `python -m mnist_drill {prepare-data,summary,train,seeds,report}`.
+"""Command line: `python -m mnist_drill {prepare-data,summary,train,seeds,sweep,report}`.
 
 Every command prints what it does; bad arguments get argparse's error (exit 2), and known failures
 (no MNIST, no such device) one line on stderr (exit 1 and 2), never a traceback.
@@ -35,6 +35,13 @@ def step_number(text: str) -> int:
     return value
 
 
+def sweep_step(text: str) -> int:
+    value = step_number(text)
+    if value not in cfg.SWEEPS:
+        raise argparse.ArgumentTypeError(f"step {value} has no sweep; steps with one: {sorted(cfg.SWEEPS)}")
+    return value
+
+
 def device_name(text: str) -> str:
     if text.split(":")[0] not in ("auto", "cpu", "cuda", "mps"):
         raise argparse.ArgumentTypeError(f"unknown device {text!r}; use auto, cpu, cuda, cuda:N or mps")
@@ -68,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     run_options(p, "epochs (default: the step's, 15)")
     p.add_argument("--seeds", type=positive_int, default=5, help="how many seeds (default: 5)")
     p.add_argument("--first-seed", type=int, default=1, help="seeds run from this one up (default: 1)")
+
+    p = sub.add_parser("sweep", help="a step's candidate variants on the validation split (how it was chosen)")
+    p.add_argument("--step", type=sweep_step, required=True, help=f"one of {sorted(cfg.SWEEPS)}")
+    p.add_argument("--device", type=device_name, default="auto")
+    p.add_argument("--smoke", action="store_true", help="tiny runs: checks the set-up, saves nothing")
+    p.add_argument("--no-progress", action="store_true")
 
     sub.add_parser("report", help="tables and comparison plot from results/, written into the README")
     return parser
@@ -138,6 +151,19 @@ def cmd_seeds(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    from .engine import pick_device
+    from .seeds import run_sweep
+
+    pick_device(args.device)
+    config = cfg.STEPS[args.step]
+    variants = cfg.SWEEPS[args.step]
+    if args.smoke:
+        config = cfg.smoke(config)
+    run_sweep(config, variants, device=args.device, save=not args.smoke, progress=not args.no_progress)
+    return 0
+
+
 def cmd_report(args) -> int:
     from .report import write_report
 
@@ -146,7 +172,7 @@ def cmd_report(args) -> int:
 
 
 COMMANDS = {"prepare-data": cmd_prepare_data, "summary": cmd_summary, "train": cmd_train,
-            "seeds": cmd_seeds, "report": cmd_report}
+            "seeds": cmd_seeds, "sweep": cmd_sweep, "report": cmd_report}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -81,6 +81,22 @@ STEP_3 = replace(STEP_2, name="03_lr_scheduler", scheduler="step")
 STEP_4 = replace(STEP_3, name="04_lean_model", arch="C8 C12 M T8 C12 C12 C16 G", dropout=0.0)
 STEP_5 = replace(STEP_4, name="05_one_cycle", scheduler="onecycle", lr=0.2, nesterov=True)
 
+# Candidates compared on the validation split (`python -m mnist_drill sweep --step N`) before a step's
+# recipe was fixed above; the test set played no part in the choice.
+SWEEPS = {
+    4: {  # width against dropout, on step 3's recipe
+        "7.6k, dropout 0.05": dict(arch="C8 C12 M T8 C14 C14 C14 P14 G", dropout=0.05),
+        "7.6k, dropout 0": dict(arch="C8 C12 M T8 C14 C14 C14 P14 G", dropout=0.0),
+        "5.8k, dropout 0": dict(arch="C8 C12 M T8 C12 C12 C12 P10 G", dropout=0.0),
+        "4.1k, dropout 0": dict(arch="C6 C10 M T6 C10 C10 C10 P10 G", dropout=0.0),
+    },
+    5: {  # the peak LR and batch size of one-cycle, on step 4's model
+        "max LR 0.1, batch 128": dict(lr=0.1),
+        "max LR 0.2, batch 128": dict(lr=0.2),
+        "max LR 0.3, batch 256": dict(lr=0.3, batch_size=256),
+    },
+}
+
 STEPS = {1: STEP_1, 2: STEP_2, 3: STEP_3, 4: STEP_4, 5: STEP_5}
 LAST_STEP = max(STEPS)
 

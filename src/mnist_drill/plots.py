@@ -56,7 +56,7 @@ def plot_misclassified(images, labels, preds, ncols: int = 8, title: str = "misc
 
 
 def plot_compare(histories: dict[str, History], title: str = "test accuracy per epoch, all steps"):
-    """Test accuracy per epoch of several runs, with the target line."""
+    """Evaluation accuracy per epoch of several runs, with the target line."""
     fig, ax = plt.subplots(figsize=(9, 5))
     for name, h in histories.items():
         ax.plot(h.column("epoch"), h.test_acc, "o-", ms=4, label=f"{name} ({h.params:,} params)")

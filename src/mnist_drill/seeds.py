@@ -1,4 +1,6 @@
-"""Several seeds of one config, one after another, and the summary that backs a consistency claim."""
+"""Many runs, one after another: several seeds of one config (the summary that backs a consistency
+claim), or several variants of one step on the validation split (the sweeps that chose a recipe).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from tqdm.auto import tqdm
 from .config import Config
 from .engine import fit
 from .paths import RESULTS_DIR
-from .results import History, format_seeds_table, summarize_seeds, write_json
+from .results import History, first_consistent_epoch, format_seeds_table, summarize_seeds, write_json
 
 
 def seeds_dir(config: Config):
@@ -41,3 +43,49 @@ def run_seeds(config: Config, seeds: list[int], *, device=None, save: bool = Tru
 def load_seeds(config: Config) -> list[History]:
     folder = seeds_dir(config)
     return [History.load(p) for p in sorted(folder.glob("seed*.json"), key=lambda p: int(p.stem[4:]))]
+
+
+def sweep_dir(config: Config):
+    return RESULTS_DIR / "val" / "sweeps" / config.name
+
+
+def run_sweep(config: Config, variants: dict[str, dict], *, device=None, save: bool = True,
+              progress: bool = True, log=print) -> dict[str, History]:
+    """Train each variant (config plus its overrides) on the validation split; print and save a table."""
+    base = replace(config, split="val")
+    histories = {}
+    bar = tqdm(variants.items(), desc=f"{config.name} sweep", total=len(variants), disable=not progress)
+    for label, overrides in bar:
+        log(f"--- {label}: {overrides} ---")
+        history = fit(replace(base, **overrides), device=device, progress=False, log=log,
+                      save_to=sweep_dir(config) / f"{_slug(label)}.json" if save else None)
+        history.model = None
+        histories[label] = history
+    log(format_sweep_table(histories))
+    return histories
+
+
+def load_sweep(config: Config, variants: dict[str, dict]) -> dict[str, History]:
+    """The stored sweep runs of `variants`, by label; raises FileNotFoundError naming the command to run."""
+    folder = sweep_dir(config)
+    missing = [label for label in variants if not (folder / f"{_slug(label)}.json").is_file()]
+    if missing:
+        raise FileNotFoundError(f"no stored sweep runs {missing} in {folder}; "
+                                f"run `python -m mnist_drill sweep --step N` for {config.name} first")
+    return {label: History.load(folder / f"{_slug(label)}.json") for label in variants}
+
+
+def format_sweep_table(histories: dict[str, History], last: int = 6) -> str:
+    """Per variant: params, dropout, min and mean validation accuracy over the last epochs, when it held."""
+    lines = [f"{'variant':<22} {'params':>7} {'dropout':>7} {f'min last {last}':>11} {f'mean last {last}':>12} "
+             f"{'last':>6} {'held >= 99.4 from':>17}"]
+    for label, h in histories.items():
+        tail = h.test_acc[-last:]
+        first = first_consistent_epoch(h)
+        lines.append(f"{label:<22} {h.params:>7,} {h.config['dropout']:>7} {min(tail):>11.2f} "
+                     f"{sum(tail) / len(tail):>12.2f} {tail[-1]:>6.2f} {first if first else '-':>17}")
+    return "\n".join(lines)
+
+
+def _slug(label: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in label).strip("_")
