@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from .config import Config
 from .loaders import make_loaders
 from .models import build_model, count_params
-from .paths import DATA_DIR, RESULTS_DIR
+from .paths import DATA_DIR, PROJECT_ROOT, RESULTS_DIR
 from .results import History, verdict
 
 
@@ -74,6 +74,10 @@ def train_epoch(model, loader, optimizer, scheduler=None, label_smoothing=0.0, p
         seen += len(y)
         bar.set_description(f"Loss={loss_value:.4f} Batch_id={batch_id} Accuracy={100 * correct / seen:.2f}",
                             refresh=False)
+    bar.close()
+    if progress and type(bar).__module__ == "tqdm.notebook":
+        # a saved notebook keeps only a widget's first frame as text: keep the last one readable too
+        print(bar.format_meter(**bar.format_dict))
     return total_loss / seen, 100.0 * correct / seen
 
 
@@ -162,7 +166,7 @@ def default_result_path(config: Config) -> Path:
 
 def _display(path: Path) -> str:
     try:
-        return str(path.resolve().relative_to(Path.cwd()))
+        return str(path.resolve().relative_to(PROJECT_ROOT))
     except ValueError:
         return str(path)
 
