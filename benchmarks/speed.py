@@ -66,7 +66,8 @@ def main(argv=None) -> int:
               f"{r['wall_seconds']:>8.1f}")
     print(f"pipeline alone (same step-3 model): {result['speedup_pipeline_alone_per_epoch']:.2f}x faster "
           "per epoch")
-    print(f"final step vs seed-style set-up:    {result['speedup_final_vs_seed_style_per_epoch']:.2f}x faster per epoch")
+    print(f"final step vs seed-style set-up:    {result['speedup_final_vs_seed_style_per_epoch']:.2f}x faster "
+          "per epoch")
     print(f"final step's full {final.epochs}-epoch run: {result['final_full_run_wall_seconds']:.1f} s wall "
           f"on {result['device']} ({result['cpu_threads']} threads)")
     write_json(args.out, result)

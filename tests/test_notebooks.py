@@ -3,7 +3,6 @@ results/ JSON, every code cell was executed in order, and the checked cells are 
 """
 
 import re
-from pathlib import Path
 
 import nbformat
 import pytest
