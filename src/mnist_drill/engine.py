@@ -75,7 +75,7 @@ def train_epoch(model, loader, optimizer, scheduler=None, label_smoothing=0.0, p
         bar.set_description(f"Loss={loss_value:.4f} Batch_id={batch_id} Accuracy={100 * correct / seen:.2f}",
                             refresh=False)
     bar.close()
-    if progress and type(bar).__module__ == "tqdm.notebook":
+    if progress and hasattr(bar, "container"):  # a Jupyter widget bar (tqdm.notebook)
         # a saved notebook keeps only a widget's first frame as text: keep the last one readable too
         print(bar.format_meter(**bar.format_dict))
     return total_loss / seen, 100.0 * correct / seen
