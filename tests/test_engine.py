@@ -20,7 +20,8 @@ def test_loss_falls_on_a_small_subset(mnist_root, tiny_config):
     history = fit(replace(tiny_config, epochs=3, scheduler="none"), save_to=None, progress=False, log=lambda *_: None)
     losses = history.column("train_loss")
     assert losses[-1] < losses[0] * 0.7
-    assert history.test_acc[-1] > 25  # well above chance (10 %) after 3 epochs of 8 small batches
+    accs = history.column("train_acc")
+    assert accs[-1] > accs[0] and accs[-1] > 40  # chance is 10 %; 3 epochs of 8 batches are enough to learn
 
 
 def test_same_seed_same_history_on_cpu(mnist_root, tiny_config):

@@ -64,13 +64,14 @@ def render(results_dir: Path = RESULTS_DIR) -> str:
     plt.close(fig)
     parts += [f"![test accuracy per epoch, all steps]({plot_path.relative_to(PROJECT_ROOT).as_posix()})", ""]
     for summary in load_seed_summaries(results_dir):
-        parts += [f"Seeds of `{summary['name']}`, from `python -m mnist_drill seeds --step N --seeds "
+        step = next((n for n, c in STEPS.items() if c.name == summary["name"]), "N")
+        parts += [f"Seeds of `{summary['name']}`, from `python -m mnist_drill seeds --step {step} --seeds "
                   f"{len(summary['seeds'])}` (`results/seeds/{summary['name']}/summary.json`):", "",
                   "```", format_seeds_table(summary), "```", ""]
     bench = results_dir / "benchmark.json"
     if bench.is_file():
         parts += ["Speed, from `make bench` (`benchmarks/speed.py`, all rows measured in one run, "
-                  "`results/benchmark.json`):", "", format_benchmark(json.loads(bench.read_text())), ""]
+                  "`results/benchmark.json`; the two step-3 rows run 2 epochs each, start-up included):", "", format_benchmark(json.loads(bench.read_text())), ""]
     return "\n".join(parts).rstrip() + "\n"
 
 
