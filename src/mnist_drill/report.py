@@ -71,7 +71,8 @@ def render(results_dir: Path = RESULTS_DIR) -> str:
     bench = results_dir / "benchmark.json"
     if bench.is_file():
         parts += ["Speed, from `make bench` (`benchmarks/speed.py`, all rows measured in one run, "
-                  "`results/benchmark.json`; the two step-3 rows run 2 epochs each, start-up included):", "", format_benchmark(json.loads(bench.read_text())), ""]
+                  "`results/benchmark.json`; the two step-3 rows run 2 epochs each, start-up included):", "",
+                  format_benchmark(json.loads(bench.read_text())), ""]
     return "\n".join(parts).rstrip() + "\n"
 
 
