@@ -70,9 +70,10 @@ def render(results_dir: Path = RESULTS_DIR) -> str:
                   "```", format_seeds_table(summary), "```", ""]
     bench = results_dir / "benchmark.json"
     if bench.is_file():
+        data = json.loads(bench.read_text())
         parts += ["Speed, from `make bench` (`benchmarks/speed.py`, all rows measured in one run, "
-                  "`results/benchmark.json`; the two step-3 rows run 2 epochs each, start-up included):", "",
-                  format_benchmark(json.loads(bench.read_text())), ""]
+                  f"`results/benchmark.json`; the two step-3 rows run {data['rows'][0]['epochs']} epochs each, "
+                  "start-up included):", "", format_benchmark(data), ""]
     return "\n".join(parts).rstrip() + "\n"
 
 
