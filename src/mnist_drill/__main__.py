@@ -13,6 +13,7 @@ from dataclasses import replace
 from . import config as cfg
 from .data import MnistUnavailable, ensure_mnist
 from .engine import DeviceUnavailable
+from .paths import RESULTS_DIR
 
 
 def positive_int(text: str) -> int:
@@ -136,7 +137,10 @@ def cmd_train(args) -> int:
     config = run_config(args)
     print(f"Training {config.name} (step {args.step}) for {config.epochs} epoch(s), seed {config.seed}, "
           f"{config.pipeline} pipeline, {config.split} split")
-    fit(config, device=args.device, progress=not args.no_progress, save_to=None if args.smoke else "auto")
+    # results/<step>.json belongs to the step's notebook (its Result cites it); CLI runs go to results/runs/
+    folder = RESULTS_DIR / "runs" / ("val" if config.split == "val" else "")
+    save_to = None if args.smoke else folder / f"{config.name}_seed{config.seed}.json"
+    fit(config, device=args.device, progress=not args.no_progress, save_to=save_to)
     return 0
 
 
