@@ -4,12 +4,12 @@ seeds tables. `python -m mnist_drill report` rewrites the block between the two 
 
 from __future__ import annotations
 
+import io
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from .config import STEPS
+from .data import atomic_write_bytes
 from .paths import PROJECT_ROOT, RESULTS_DIR
 from .results import History, format_seeds_table, steps_table
 
@@ -31,16 +31,10 @@ def load_seed_summaries(results_dir: Path = RESULTS_DIR) -> list[dict]:
 
 
 def save_figure(fig, path: Path) -> Path:
-    """Save a matplotlib figure atomically (temp file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Save a matplotlib figure atomically (rendered in memory, then data.atomic_write_bytes)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=path.suffix.lstrip("."), dpi=110, bbox_inches="tight")
+    atomic_write_bytes(path, buffer.getvalue())
     return path
 
 
@@ -97,8 +91,6 @@ def write_report(readme: Path = PROJECT_ROOT / "README.md", results_dir: Path = 
         raise ValueError(f"{readme} has no {START} ... {END} block; add the two markers where the report goes")
     head, rest = text.split(START, 1)
     _, tail = rest.split(END, 1)
-    from .data import atomic_write_bytes
-
     atomic_write_bytes(readme, f"{head}{START}\n{block}{END}{tail}".encode())
     print(block)
     return block
