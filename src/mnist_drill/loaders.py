@@ -66,7 +66,8 @@ class TensorLoader:
         self.shuffle = shuffle
         self.rotation_deg = rotation_deg
         self.generator = generator
-        if not (shuffle or rotation_deg):  # nothing changes between epochs: normalise once
+        self.normalise_per_batch = bool(shuffle or rotation_deg)
+        if not self.normalise_per_batch:  # nothing changes between epochs: normalise once
             self.images = (images - mean) / std
 
     @property
@@ -81,16 +82,12 @@ class TensorLoader:
         n = self.num_samples
         order = torch.randperm(n, generator=self.generator).to(device) if self.shuffle else None
         for start in range(0, n, self.batch_size):
-            if order is None:
-                idx = slice(start, start + self.batch_size)
-                x, y = self.images[idx], self.labels[idx]
-            else:
-                idx = order[start:start + self.batch_size]
-                x, y = self.images[idx], self.labels[idx]
+            idx = slice(start, start + self.batch_size) if order is None else order[start:start + self.batch_size]
+            x, y = self.images[idx], self.labels[idx]
             if self.rotation_deg:
                 angles = augment.random_angles(len(y), self.rotation_deg, self.generator, device)
                 x = augment.rotate(x, angles)  # rotate before normalising so the fill is background
-            if self.shuffle or self.rotation_deg:
+            if self.normalise_per_batch:
                 x = (x - self.mean) / self.std
             yield x, y
 
