@@ -22,6 +22,7 @@ def run_cli(*args):
     (["train", "--device", "tpu"], "unknown device 'tpu'"),
     (["train", "--pipeline", "dali"], "invalid choice"),
     (["seeds", "--seeds", "0"], "must be > 0"),
+    (["seeds", "--step", "5", "--variant", "huge"], "step 5 has no variant 'huge'"),
     (["fly"], "invalid choice"),
 ])
 def test_bad_arguments_exit_2_with_argparse_error(args, message, capsys):

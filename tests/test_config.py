@@ -4,13 +4,26 @@ from dataclasses import replace
 
 import pytest
 
-from mnist_drill.config import STEP_1, STEP_2, STEP_3, STEP_4, STEP_5, STEPS, Config, diff, format_diff, smoke
+from mnist_drill.config import (
+    STEP_1,
+    STEP_2,
+    STEP_3,
+    STEP_4,
+    STEP_5,
+    STEPS,
+    VARIANTS,
+    Config,
+    diff,
+    format_diff,
+    smoke,
+    variant,
+)
 
 
 def test_chain_changes_one_idea_per_step():
     assert set(diff(STEP_1, STEP_2)) == {"rotation_deg"}
     assert set(diff(STEP_2, STEP_3)) == {"scheduler"}
-    assert set(diff(STEP_3, STEP_4)) <= {"arch", "dropout"}  # the leaner model, with its dropout
+    assert set(diff(STEP_3, STEP_4)) <= {"arch", "dropout", "block_order"}  # the model, and only the model
     assert "scheduler" in diff(STEP_4, STEP_5) and "arch" not in diff(STEP_4, STEP_5)
 
 
@@ -28,7 +41,8 @@ def test_format_diff_reads_like_the_change():
 
 
 @pytest.mark.parametrize("bad", [dict(epochs=0), dict(batch_size=-1), dict(dropout=1.0), dict(pipeline="x"),
-                                 dict(split="train"), dict(scheduler="cosine"), dict(train_subset=0)])
+                                 dict(split="train"), dict(scheduler="cosine"), dict(train_subset=0),
+                                 dict(ema=1.0), dict(ema=-0.1), dict(block_order="bn")])
 def test_bad_values_are_refused_with_the_field_named(bad):
     field = next(iter(bad))
     with pytest.raises(ValueError, match=field):
@@ -45,3 +59,13 @@ def test_smoke_is_small():
     s = smoke(STEP_5)
     assert s.epochs == 1 and s.train_subset <= 4096 and s.eval_subset <= 2048
     assert diff(STEP_5, s).keys() == {"epochs", "train_subset", "eval_subset"}
+
+
+def test_variants_change_only_their_overrides_and_carry_their_name():
+    small = variant(5, "small")
+    assert small.name == "05_one_cycle_small"
+    assert diff(STEP_5, small).keys() == VARIANTS[5]["small"].keys()
+    with pytest.raises(ValueError, match="step 5 has no variant 'huge'; it has"):
+        variant(5, "huge")
+    with pytest.raises(ValueError, match="step 1 has no variant 'small'; it has none"):
+        variant(1, "small")

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 import mnist_drill.data
-from mnist_drill.engine import DeviceUnavailable, fit, pick_device, set_seed
+from mnist_drill.engine import DeviceUnavailable, WeightAverage, evaluate, fit, pick_device, set_seed
+from mnist_drill.loaders import make_loaders
 from mnist_drill.results import History, first_consistent_epoch, verdict
 
 
@@ -62,6 +63,34 @@ def test_interrupted_write_leaves_the_old_file_whole(tmp_path, monkeypatch):
         History(config={"name": "x"}, seed=2, params=1, device="cpu", versions={}).save(path)
     assert json.loads(path.read_text())["seed"] == 1
     assert [p.name for p in tmp_path.iterdir()] == ["run.json"]  # no temp file left behind
+
+
+def test_weight_average_warms_up_then_follows_weights_and_batchnorm_statistics():
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 1), torch.nn.BatchNorm2d(2))
+    average = WeightAverage(model, decay=0.9)
+    start = model[0].weight.detach().clone()
+    with torch.no_grad():
+        model[0].weight.add_(1.0)
+        model[1].running_mean.fill_(2.0)
+    average.update()  # step 1: decay min(0.9, 2/11), so mostly the new weights
+    keep = 2 / 11
+    assert torch.allclose(average.model[0].weight, keep * start + (1 - keep) * (start + 1.0))
+    assert torch.allclose(average.model[1].running_mean, torch.full((2,), (1 - keep) * 2.0))
+    for _ in range(200):
+        average.update()
+    assert torch.allclose(average.model[0].weight, start + 1.0, atol=1e-6)  # it converges to what it follows
+    assert not average.model.training and not any(p.requires_grad for p in average.model.parameters())
+
+
+def test_fit_with_a_weight_average_reports_the_average(mnist_root, tiny_config):
+    config = replace(tiny_config, ema=0.9)
+    history = fit(config, save_to=None, progress=False, log=lambda *_: None)
+    loaders = make_loaders(config, "cpu", torch.Generator().manual_seed(0), mnist_root)
+    _, correct, total = evaluate(history.model, loaders.eval)
+    assert (correct, total) == (history.epochs[-1]["test_correct"], history.epochs[-1]["test_total"])
+    plain = fit(tiny_config, save_to=None, progress=False, log=lambda *_: None)
+    assert plain.column("train_loss") == history.column("train_loss")  # averaging never changes training
+    assert plain.model is not history.model
 
 
 def test_first_consistent_epoch():

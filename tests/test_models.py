@@ -41,6 +41,13 @@ def test_block_order_is_conv_relu_bn_dropout():
     assert "Dropout" not in [type(m).__name__ for m in conv_block(1, 2, dropout=0.0)]
 
 
+def test_bn_relu_order_puts_batchnorm_before_the_relu():
+    kinds = [type(m).__name__ for m in conv_block(1, 2, order="bn-relu", dropout=0.1)]
+    assert kinds == ["Conv2d", "BatchNorm2d", "ReLU", "Dropout"]
+    with pytest.raises(ValueError, match="unknown block order 'relu-relu'"):
+        conv_block(1, 2, order="relu-relu")
+
+
 def test_step_1_places_gap_before_the_last_1x1_conv():
     model = build_model(STEP_1)
     assert isinstance(model.features[-1], torch.nn.AdaptiveAvgPool2d)

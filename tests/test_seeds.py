@@ -48,3 +48,13 @@ def test_run_seeds_saves_each_history_and_the_summary(mnist_root, tiny_config, t
     assert sorted(p.name for p in folder.iterdir()) == ["seed3.json", "seed4.json", "summary.json"]
     assert summary["seeds"] == [3, 4] and [h.seed for h in histories] == [3, 4]
     assert [h.seed for h in mnist_drill.seeds.load_seeds(replace(tiny_config, epochs=1))] == [3, 4]
+
+
+def test_sweep_table_shows_each_variant_with_its_params_accuracy_and_speed():
+    runs = {"narrow": make(1, [99.0, 99.41, 99.45]), "a much longer label": make(1, [99.5, 99.3, 99.6])}
+    for h in runs.values():
+        h.epochs = [{**e, "seconds": 4.0} for e in h.epochs]
+    lines = mnist_drill.seeds.format_sweep_table(runs, last=2).splitlines()
+    assert lines[0].split()[:2] == ["variant", "params"] and lines[0].endswith("s/epoch")
+    assert lines[1].split() == ["narrow", "5,000", "99.41", "99.43", "99.45", "2", "4.0"]
+    assert lines[2].startswith("a much longer label") and lines[2].split()[-2:] == ["3", "4.0"]

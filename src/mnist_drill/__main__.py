@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def run_options(p, default_epochs_help):
         p.add_argument("--step", type=step_number, default=cfg.LAST_STEP, help="step number (default: last)")
+        p.add_argument("--variant", help="a named variant of the step (config.VARIANTS), e.g. --step 5 --variant small")
         p.add_argument("--epochs", type=positive_int, help=default_epochs_help)
         p.add_argument("--pipeline", choices=["fast", "torchvision"], help="input pipeline (default: the step's)")
         p.add_argument("--split", choices=["test", "val"],
@@ -88,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_config(args) -> cfg.Config:
-    config = cfg.STEPS[args.step]
+    config = cfg.variant(args.step, args.variant) if args.variant else cfg.STEPS[args.step]
     overrides = {k: v for k, v in (("epochs", args.epochs), ("pipeline", args.pipeline),
                                    ("split", args.split), ("seed", getattr(args, "seed", None)))
                  if v is not None}
@@ -97,7 +98,13 @@ def run_config(args) -> cfg.Config:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "variant", None):
+        try:
+            cfg.variant(args.step, args.variant)
+        except ValueError as e:
+            parser.error(str(e))
     try:
         return COMMANDS[args.command](args)
     except MnistUnavailable as e:

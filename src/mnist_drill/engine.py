@@ -4,6 +4,7 @@ device choice. Logs what the seed's notebooks logged, so runs compare line by li
 
 from __future__ import annotations
 
+import copy
 import platform
 import random
 import time
@@ -54,8 +55,30 @@ def pick_device(requested: str | None = None) -> torch.device:
     return device
 
 
-def train_epoch(model, loader, optimizer, scheduler=None, label_smoothing=0.0, progress=True):
-    """One pass over `loader`; steps a per-batch scheduler. Returns (mean loss, accuracy %)."""
+class WeightAverage:
+    """An exponential moving average of a model's weights and BatchNorm statistics, kept beside it.
+
+    Evaluating the average instead of the live weights smooths out the last batches' noise. The decay
+    warms up as (1 + t) / (10 + t), so the first epochs are not dominated by the initial weights.
+    """
+
+    def __init__(self, model: torch.nn.Module, decay: float):
+        self.model = copy.deepcopy(model).eval().requires_grad_(False)
+        self.decay = decay
+        self.updates = 0
+        pairs = [(a, m) for a, m in zip(self.model.state_dict().values(), model.state_dict().values(), strict=True)
+                 if a.is_floating_point()]  # num_batches_tracked is not averaged; eval mode never reads it
+        self._averaged, self._live = [a for a, _ in pairs], [m for _, m in pairs]
+
+    @torch.no_grad()
+    def update(self) -> None:
+        self.updates += 1
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        torch._foreach_lerp_(self._averaged, self._live, 1.0 - decay)
+
+
+def train_epoch(model, loader, optimizer, scheduler=None, label_smoothing=0.0, progress=True, average=None):
+    """One pass over `loader`; steps a per-batch scheduler and the weight average. Returns (mean loss, accuracy %)."""
     model.train()
     total_loss, correct, seen = 0.0, 0, 0
     bar = tqdm(loader, total=len(loader), disable=not progress, mininterval=0.5, leave=True)
@@ -68,6 +91,8 @@ def train_epoch(model, loader, optimizer, scheduler=None, label_smoothing=0.0, p
         optimizer.step()
         if scheduler is not None:
             scheduler.step()
+        if average is not None:
+            average.update()
         loss_value = loss.item()
         total_loss += loss_value * len(y)
         correct += (output.argmax(1) == y).sum().item()
@@ -128,6 +153,8 @@ def fit(config: Config, *, device: str | None = None, progress: bool = True, log
     loaders = make_loaders(config, device, generator, data_root)
     model = build_model(config).to(device)
     optimizer, scheduler, per_batch = make_optimizer(model, config, len(loaders.train))
+    average = WeightAverage(model, config.ema) if config.ema else None
+    evaluated = average.model if average else model  # what the test lines and the History report
     history = History(config=config.to_dict(), seed=config.seed, params=count_params(model),
                       device=_device_name(device), versions=library_versions(), eval_name=loaders.eval_name,
                       started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
@@ -137,8 +164,8 @@ def fit(config: Config, *, device: str | None = None, progress: bool = True, log
         log(f"EPOCH: {epoch} LR: {lr:.6g}")
         epoch_start = time.perf_counter()
         train_loss, train_acc = train_epoch(model, loaders.train, optimizer, scheduler if per_batch else None,
-                                            config.label_smoothing, progress)
-        eval_loss, correct, total = evaluate(model, loaders.eval)
+                                            config.label_smoothing, progress, average)
+        eval_loss, correct, total = evaluate(evaluated, loaders.eval)
         if scheduler is not None and not per_batch:
             scheduler.step()
         seconds = time.perf_counter() - epoch_start
@@ -150,7 +177,7 @@ def fit(config: Config, *, device: str | None = None, progress: bool = True, log
                                "test_loss": eval_loss, "test_acc": test_acc, "test_correct": correct,
                                "test_total": total, "seconds": seconds})
     history.total_seconds = time.perf_counter() - start
-    history.model = model
+    history.model = evaluated
     log(verdict(history))
     if save_to is not None:
         path = default_result_path(config) if save_to == "auto" else Path(save_to)

@@ -1,7 +1,8 @@
 """The drill's models: one conv block, a network described by a short layer spec, and helpers.
 
 A spec is a space-separated list of tokens, read left to right:
-  C<n>  3x3 conv block, no padding (conv -> ReLU -> BatchNorm -> dropout), n output channels
+  C<n>  3x3 conv block, no padding (conv -> ReLU -> BatchNorm -> dropout, or BatchNorm before the ReLU
+        with order="bn-relu"), n output channels
   P<n>  3x3 conv block with padding 1 (keeps the size)
   T<n>  1x1 conv block (a transition that mixes channels cheaply)
   M     2x2 max-pool
@@ -22,17 +23,18 @@ from torch import nn
 
 NUM_CLASSES = 10
 INPUT_SIZE = (1, 28, 28)
+ORDERS = ("relu-bn", "bn-relu")  # where BatchNorm sits: after the ReLU (the seed's) or before it
 _TOKEN = re.compile(r"^(?:(?P<kind>[CPT])(?P<channels>[1-9]\d*)|(?P<op>[MG]))$")
 
 
 def conv_block(in_channels: int, out_channels: int, kernel_size: int = 3, padding: int = 0,
-               dropout: float = 0.0) -> nn.Sequential:
-    """conv -> ReLU -> BatchNorm -> dropout, the seed's order (BN after the ReLU)."""
-    layers = [
-        nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding, bias=False),
-        nn.ReLU(),
-        nn.BatchNorm2d(out_channels),
-    ]
+               dropout: float = 0.0, order: str = "relu-bn") -> nn.Sequential:
+    """conv -> ReLU -> BatchNorm -> dropout, the seed's order (BN after the ReLU), or conv -> BN -> ReLU."""
+    if order not in ORDERS:
+        raise ValueError(f"unknown block order {order!r}; use one of {ORDERS}")
+    norm_act = [nn.ReLU(), nn.BatchNorm2d(out_channels)]
+    layers = [nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding, bias=False),
+              *(norm_act if order == "relu-bn" else norm_act[::-1])]
     if dropout > 0:
         layers.append(nn.Dropout(dropout))
     return nn.Sequential(*layers)
@@ -57,19 +59,19 @@ def parse_arch(arch: str) -> list[tuple[str, int]]:
 class DrillNet(nn.Module):
     """A plain stack of conv blocks and pools, GAP, then a 1x1 conv head; outputs log-probabilities."""
 
-    def __init__(self, arch: str, dropout: float = 0.0, num_classes: int = NUM_CLASSES):
+    def __init__(self, arch: str, dropout: float = 0.0, order: str = "relu-bn", num_classes: int = NUM_CLASSES):
         super().__init__()
         self.arch = arch
         layers, channels, size = [], INPUT_SIZE[0], INPUT_SIZE[1]
         for kind, out_channels in parse_arch(arch):
             if kind == "C":
-                layers.append(conv_block(channels, out_channels, 3, 0, dropout))
+                layers.append(conv_block(channels, out_channels, 3, 0, dropout, order))
                 channels, size = out_channels, size - 2
             elif kind == "P":
-                layers.append(conv_block(channels, out_channels, 3, 1, dropout))
+                layers.append(conv_block(channels, out_channels, 3, 1, dropout, order))
                 channels = out_channels
             elif kind == "T":
-                layers.append(conv_block(channels, out_channels, 1, 0, dropout))
+                layers.append(conv_block(channels, out_channels, 1, 0, dropout, order))
                 channels = out_channels
             elif kind == "M":
                 layers.append(nn.MaxPool2d(2, 2))
@@ -86,7 +88,7 @@ class DrillNet(nn.Module):
 
 
 def build_model(config) -> DrillNet:
-    return DrillNet(config.arch, config.dropout)
+    return DrillNet(config.arch, config.dropout, config.block_order)
 
 
 def count_params(model: nn.Module) -> int:

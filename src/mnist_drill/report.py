@@ -58,9 +58,8 @@ def render(results_dir: Path = RESULTS_DIR) -> str:
     plt.close(fig)
     parts += [f"![test accuracy per epoch, all steps]({plot_path.relative_to(PROJECT_ROOT).as_posix()})", ""]
     for summary in load_seed_summaries(results_dir):
-        step = next((n for n, c in STEPS.items() if c.name == summary["name"]), "N")
-        parts += [f"Seeds of `{summary['name']}`, from `python -m mnist_drill seeds --step {step} --seeds "
-                  f"{len(summary['seeds'])}` (`results/seeds/{summary['name']}/summary.json`):", "",
+        parts += [f"Seeds of `{summary['name']}`, from `{seeds_command(summary)}` "
+                  f"(`results/seeds/{summary['name']}/summary.json`):", "",
                   "```", format_seeds_table(summary), "```", ""]
     bench = results_dir / "benchmark.json"
     if bench.is_file():
@@ -69,6 +68,17 @@ def render(results_dir: Path = RESULTS_DIR) -> str:
                   f"`results/benchmark.json`; the two step-3 rows run {data['rows'][0]['epochs']} epochs each, "
                   "start-up included):", "", format_benchmark(data), ""]
     return "\n".join(parts).rstrip() + "\n"
+
+
+def seeds_command(summary: dict) -> str:
+    """The command that made a seeds summary: its step, and its variant when the name carries one."""
+    name = summary["name"]
+    for number, config in STEPS.items():
+        if name == config.name or name.startswith(config.name + "_"):
+            variant = name[len(config.name) + 1:]
+            return (f"python -m mnist_drill seeds --step {number}" + (f" --variant {variant}" if variant else "")
+                    + f" --seeds {len(summary['seeds'])}")
+    raise ValueError(f"seeds summary {name!r} matches no step in config.STEPS")
 
 
 def format_benchmark(bench: dict) -> str:

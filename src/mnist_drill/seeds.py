@@ -76,14 +76,15 @@ def load_sweep(config: Config, variants: dict[str, dict]) -> dict[str, History]:
 
 
 def format_sweep_table(histories: dict[str, History], last: int = 6) -> str:
-    """Per variant: params, dropout, min and mean validation accuracy over the last epochs, when it held."""
-    lines = [f"{'variant':<22} {'params':>7} {'dropout':>7} {f'min last {last}':>11} {f'mean last {last}':>12} "
-             f"{'last':>6} {'held >= 99.4 from':>17}"]
+    """Per variant: params, min and mean validation accuracy over the last epochs, when it held, s/epoch."""
+    width = max(len("variant"), *(len(label) for label in histories))
+    lines = [f"{'variant':<{width}} {'params':>7} {f'min last {last}':>11} {f'mean last {last}':>12} "
+             f"{'last':>6} {'held >= 99.4 from':>17} {'s/epoch':>7}"]
     for label, h in histories.items():
         tail = h.test_acc[-last:]
         first = first_consistent_epoch(h)
-        lines.append(f"{label:<22} {h.params:>7,} {h.config['dropout']:>7} {min(tail):>11.2f} "
-                     f"{sum(tail) / len(tail):>12.2f} {tail[-1]:>6.2f} {first if first else '-':>17}")
+        lines.append(f"{label:<{width}} {h.params:>7,} {min(tail):>11.2f} {sum(tail) / len(tail):>12.2f} "
+                     f"{tail[-1]:>6.2f} {first if first else '-':>17} {h.seconds_per_epoch:>7.1f}")
     return "\n".join(lines)
 
 
