@@ -58,3 +58,17 @@ def test_sweep_table_shows_each_variant_with_its_params_accuracy_and_speed():
     assert lines[0].split()[:2] == ["variant", "params"] and lines[0].endswith("s/epoch")
     assert lines[1].split() == ["narrow", "5,000", "99.41", "99.43", "99.45", "2", "4.0"]
     assert lines[2].startswith("a much longer label") and lines[2].split()[-2:] == ["3", "4.0"]
+
+
+def test_exploration_table_groups_runs_by_label_over_their_seeds(tmp_path):
+    import json
+
+    def run(label, seed, low, mean):
+        return {"label": label, "seed": seed, "params": 5680, "min_epochs_10_15": low, "mean_epochs_10_15": mean}
+
+    path = tmp_path / "exploration.json"
+    path.write_text(json.dumps({"note": "", "runs": [run("a", 1, 99.3, 99.4), run("b", 1, 99.1, 99.2),
+                                                     run("a", 2, 99.2, 99.5)]}))
+    lines = mnist_drill.seeds.format_exploration_table(path).splitlines()
+    assert lines[1].split() == ["a", "1,2", "5,680", "99.20", "99.45"]  # worst of the seeds, mean of the means
+    assert lines[2].split() == ["b", "1", "5,680", "99.10", "99.20"]

@@ -85,7 +85,7 @@ STEP_1 = Config()  # the seed's step 1: BatchNorm after every conv, GAP before t
 STEP_2 = replace(STEP_1, name="02_augmentation", rotation_deg=7.0)
 STEP_3 = replace(STEP_2, name="03_lr_scheduler", scheduler="step")
 # Steps 4 and 5 were chosen on the validation split (SWEEPS below, and the exploration runs stored in
-# results/val/exploration.jsonl); the test set played no part in the choice.
+# results/val/exploration.json); the test set played no part in the choice.
 # Step 4, the model: max-pool right after the first conv (the full-resolution layers cost most of an
 # epoch on a CPU), BatchNorm before the ReLU, widths growing 8-12-16, no dropout.
 STEP_4 = replace(STEP_3, name="04_lean_model", arch="C8 M C12 C16 C16 C16 G", block_order="bn-relu", dropout=0.0)

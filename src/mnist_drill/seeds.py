@@ -90,3 +90,22 @@ def format_sweep_table(histories: dict[str, History], last: int = 6) -> str:
 
 def _slug(label: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in label).strip("_")
+
+
+def format_exploration_table(path=None) -> str:
+    """The exploration runs (results/val/exploration.json) grouped by label: seeds, params, and the worst
+    and mean validation accuracy over epochs 10-15, averaged over the label's seeds."""
+    import json
+
+    path = path or RESULTS_DIR / "val" / "exploration.json"
+    groups: dict[str, list[dict]] = {}
+    for run in json.loads(path.read_text())["runs"]:
+        groups.setdefault(run["label"], []).append(run)
+    width = max(len("label"), *(len(label) for label in groups))
+    lines = [f"{'label':<{width}} {'seeds':<9} {'params':>7} {'min 10-15':>9} {'mean 10-15':>10}"]
+    for label, runs in groups.items():
+        seeds = ",".join(str(r["seed"]) for r in runs)
+        worst = min(r["min_epochs_10_15"] for r in runs)
+        mean = sum(r["mean_epochs_10_15"] for r in runs) / len(runs)
+        lines.append(f"{label:<{width}} {seeds:<9} {runs[0]['params']:>7,} {worst:>9.2f} {mean:>10.2f}")
+    return "\n".join(lines)
