@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass, fields, replace
 
+BLOCK_ORDERS = ("relu-bn", "bn-relu")  # where BatchNorm sits in a conv block: after the ReLU (the seed's) or before
+
 
 @dataclass(frozen=True)
 class Config:
@@ -51,8 +53,8 @@ class Config:
             problems.append(f"dropout must be in [0, 1), got {self.dropout}")
         if not 0.0 <= self.ema < 1.0:
             problems.append(f"ema must be in [0, 1) (0 = off), got {self.ema}")
-        if self.block_order not in ("relu-bn", "bn-relu"):
-            problems.append(f"block_order must be 'relu-bn' or 'bn-relu', got {self.block_order!r}")
+        if self.block_order not in BLOCK_ORDERS:
+            problems.append(f"block_order must be one of {BLOCK_ORDERS}, got {self.block_order!r}")
         if self.rotation_deg < 0:
             problems.append(f"rotation_deg must be >= 0, got {self.rotation_deg}")
         if self.pipeline not in ("fast", "torchvision"):

@@ -21,17 +21,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .config import BLOCK_ORDERS
+
 NUM_CLASSES = 10
 INPUT_SIZE = (1, 28, 28)
-ORDERS = ("relu-bn", "bn-relu")  # where BatchNorm sits: after the ReLU (the seed's) or before it
 _TOKEN = re.compile(r"^(?:(?P<kind>[CPT])(?P<channels>[1-9]\d*)|(?P<op>[MG]))$")
 
 
 def conv_block(in_channels: int, out_channels: int, kernel_size: int = 3, padding: int = 0,
                dropout: float = 0.0, order: str = "relu-bn") -> nn.Sequential:
     """conv -> ReLU -> BatchNorm -> dropout, the seed's order (BN after the ReLU), or conv -> BN -> ReLU."""
-    if order not in ORDERS:
-        raise ValueError(f"unknown block order {order!r}; use one of {ORDERS}")
+    if order not in BLOCK_ORDERS:
+        raise ValueError(f"unknown block order {order!r}; use one of {BLOCK_ORDERS}")
     norm_act = [nn.ReLU(), nn.BatchNorm2d(out_channels)]
     layers = [nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding, bias=False),
               *(norm_act if order == "relu-bn" else norm_act[::-1])]
