@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_config(args) -> cfg.Config:
-    config = cfg.variant(args.step, args.variant) if args.variant else cfg.STEPS[args.step]
+    config = args.base  # the step, or its variant, resolved once in main()
     overrides = {k: v for k, v in (("epochs", args.epochs), ("pipeline", args.pipeline),
                                    ("split", args.split), ("seed", getattr(args, "seed", None)))
                  if v is not None}
@@ -100,9 +100,9 @@ def run_config(args) -> cfg.Config:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "variant", None):
+    if hasattr(args, "variant"):  # train and seeds: resolve the step and its variant, or fail like argparse
         try:
-            cfg.variant(args.step, args.variant)
+            args.base = cfg.variant(args.step, args.variant) if args.variant else cfg.STEPS[args.step]
         except ValueError as e:
             parser.error(str(e))
     try:

@@ -4,6 +4,7 @@ claim), or several variants of one step on the validation split (the sweeps that
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 from tqdm.auto import tqdm
@@ -95,8 +96,6 @@ def _slug(label: str) -> str:
 def format_exploration_table(path=None) -> str:
     """The exploration runs (results/val/exploration.json) grouped by label: seeds, params, and the worst
     and mean validation accuracy over epochs 10-15, averaged over the label's seeds."""
-    import json
-
     path = path or RESULTS_DIR / "val" / "exploration.json"
     groups: dict[str, list[dict]] = {}
     for run in json.loads(path.read_text())["runs"]:
