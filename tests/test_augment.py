@@ -1,4 +1,4 @@
-"""The batched rotation matches torchvision's own rotation of each image by the same angle."""
+"""The batched rotation and affine match torchvision's own rotation / affine of each image by the same parameters."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ import torchvision.transforms.functional as TF
 from PIL import Image
 from torchvision.transforms import InterpolationMode
 
-from mnist_drill.augment import random_angles, rotate
+from mnist_drill.augment import affine, random_angles, random_scales, random_shifts, rotate
 
 # Tolerances: against torchvision's tensor rotate (same grid, same bilinear sampling) the difference is
 # float rounding, so 1e-5 on pixels in [0, 1]. Against PIL's nearest-neighbour rotate (the classic
@@ -71,3 +71,48 @@ def test_random_angles_are_seeded_and_bounded():
     b = random_angles(1000, 7.0, torch.Generator().manual_seed(3))
     assert torch.equal(a, b)
     assert a.abs().max() <= 7.0 and a.min() < -6.0 and a.max() > 6.0
+
+
+@pytest.mark.parametrize("angle, shift, scale", [(0.0, (2, 0), 1.0), (0.0, (0, -3), 1.0), (0.0, (0, 0), 0.9),
+                                                 (7.0, (-2, 1), 1.1), (-5.0, (1, 2), 0.92), (30.0, (-3, -3), 1.0)])
+def test_affine_matches_torchvision_affine_image_by_image(digits, angle, shift, scale):
+    n = len(digits)
+    ours = affine(digits, torch.full((n,), angle), torch.tensor([shift] * n, dtype=torch.float32),
+                  torch.full((n,), scale))
+    # TF.affine's angle turns clockwise (TF.rotate's counter-clockwise, as ours): hence -angle
+    theirs = torch.stack([TF.affine(img, angle=-angle, translate=list(shift), scale=scale, shear=[0.0, 0.0],
+                                    interpolation=InterpolationMode.BILINEAR) for img in digits])
+    assert torch.allclose(ours, theirs, atol=TENSOR_ATOL)
+
+
+def test_affine_gives_each_image_its_own_parameters(digits):
+    angles = torch.tensor([3.0, -6.0, 0.0, 7.0, 1.0, -2.0, 5.0, 0.5])
+    shifts = torch.tensor([[1, 0], [0, 2], [-2, -1], [0, 0], [3, 3], [-1, 2], [2, -2], [0, 1]], dtype=torch.float32)
+    scales = torch.tensor([1.0, 0.9, 1.1, 0.95, 1.05, 1.0, 0.92, 1.08])
+    ours = affine(digits, angles, shifts, scales)
+    for i, img in enumerate(digits):
+        theirs = TF.affine(img, angle=-angles[i].item(), translate=shifts[i].int().tolist(), scale=scales[i].item(),
+                           shear=[0.0, 0.0], interpolation=InterpolationMode.BILINEAR)
+        assert torch.allclose(ours[i], theirs, atol=TENSOR_ATOL), f"image {i}"
+
+
+def test_affine_with_no_shift_or_scale_is_the_rotation(digits):
+    angles = torch.linspace(-7, 7, len(digits))
+    assert torch.equal(affine(digits, angles), rotate(digits, angles))
+    same = affine(digits, angles, torch.zeros(len(digits), 2), torch.ones(len(digits)))
+    assert torch.allclose(same, rotate(digits, angles), atol=TENSOR_ATOL)
+
+
+def test_affine_refuses_parameters_of_the_wrong_shape():
+    with pytest.raises(ValueError, match="one \\(dx, dy\\) per image"):
+        affine(torch.zeros(3, 1, 28, 28), torch.zeros(3), torch.zeros(3))
+    with pytest.raises(ValueError, match="one scale per image"):
+        affine(torch.zeros(3, 1, 28, 28), torch.zeros(3), None, torch.ones(2))
+
+
+def test_random_shifts_and_scales_are_whole_pixels_bounded_and_seeded():
+    shifts = random_shifts(2000, 0.1, 28, torch.Generator().manual_seed(5))
+    assert torch.equal(shifts, random_shifts(2000, 0.1, 28, torch.Generator().manual_seed(5)))
+    assert torch.equal(shifts, shifts.round()) and shifts.abs().max() == 3  # round(uniform(-2.8, 2.8))
+    scales = random_scales(2000, 0.1, torch.Generator().manual_seed(5))
+    assert scales.min() >= 0.9 and scales.max() <= 1.1 and scales.min() < 0.91 and scales.max() > 1.09

@@ -1,19 +1,23 @@
-"""Command line: `python -m mnist_drill {prepare-data,summary,train,seeds,sweep,report}`.
+"""Command line: `python -m mnist_drill {prepare-data,summary,train,seeds,sweep,verify,report}`.
 
-Every command prints what it does; bad arguments get argparse's error (exit 2), and known failures
-(no MNIST, no such device) one line on stderr (exit 1 and 2), never a traceback.
+Every command prints what it does; bad input gets one line naming the problem and the fix (exit 2),
+an unreachable MNIST or an unwritable results folder one line too (exit 1), never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
+import typing
+from dataclasses import fields, replace
 
 from . import config as cfg
+from . import layout
 from .data import MnistUnavailable, ensure_mnist
-from .engine import DeviceUnavailable
-from .paths import RESULTS_DIR
+from .engine import DeviceUnavailable, ResultsUnwritable
+
+MAX_SEED = 2**32 - 1  # NumPy's seeds are 32-bit
+CITED_SEEDS = 5  # `seeds --seeds 5` from seed 1 is what the README and notebooks cite
 
 
 def positive_int(text: str) -> int:
@@ -23,6 +27,16 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return value
+
+
+def seed_number(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"a seed must be in 0..{MAX_SEED} (2**32 - 1), got {value}")
     return value
 
 
@@ -36,17 +50,37 @@ def step_number(text: str) -> int:
     return value
 
 
-def sweep_step(text: str) -> int:
-    value = step_number(text)
-    if value not in cfg.SWEEPS:
-        raise argparse.ArgumentTypeError(f"step {value} has no sweep; steps with one: {sorted(cfg.SWEEPS)}")
-    return value
-
-
 def device_name(text: str) -> str:
-    if text.split(":")[0] not in ("auto", "cpu", "cuda", "mps"):
+    kind, _, index = text.partition(":")
+    if kind not in ("auto", "cpu", "cuda", "mps") or (index and not (kind == "cuda" and index.isdigit())):
         raise argparse.ArgumentTypeError(f"unknown device {text!r}; use auto, cpu, cuda, cuda:N or mps")
     return text
+
+
+_FIELD_TYPES = typing.get_type_hints(cfg.Config)
+_SETTABLE = [f.name for f in fields(cfg.Config) if f.name not in ("name", "seed")]
+
+
+def override(text: str) -> tuple[str, object]:
+    """'field=value' -> (field, value parsed to the field's type)."""
+    name, sep, raw = text.partition("=")
+    name = name.strip()
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected field=value, got {text!r}")
+    if name not in _SETTABLE:
+        raise argparse.ArgumentTypeError(f"unknown Config field {name!r}; fields: {', '.join(_SETTABLE)}")
+    kind, raw = _FIELD_TYPES[name], raw.strip()
+    try:
+        if kind is bool:
+            if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError
+            return name, raw.lower() in ("true", "1", "yes")
+        if kind == int | None:
+            return name, None if raw.lower() == "none" else int(raw)
+        return name, kind(raw)
+    except ValueError:
+        kind_name = getattr(kind, "__name__", str(kind))
+        raise argparse.ArgumentTypeError(f"{name} takes a {kind_name}, got {raw!r}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,56 +92,89 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("summary", help="torchsummary table, receptive fields and config of a step")
     p.add_argument("--step", type=step_number, default=cfg.LAST_STEP, help="step number (default: last)")
 
-    def run_options(p, default_epochs_help):
-        p.add_argument("--step", type=step_number, default=cfg.LAST_STEP, help="step number (default: last)")
-        p.add_argument("--variant", help="a named variant of the step (config.VARIANTS), e.g. --step 5 --variant small")
-        p.add_argument("--epochs", type=positive_int, help=default_epochs_help)
-        p.add_argument("--pipeline", choices=["fast", "torchvision"], help="input pipeline (default: the step's)")
-        p.add_argument("--split", choices=["test", "val"],
-                       help="'val' trains on the first 50k images and reports on the last 10k")
+    def common(p, *, step=True):
+        if step:
+            p.add_argument("--step", type=step_number, default=cfg.LAST_STEP, help="step number (default: last)")
+            p.add_argument("--variant", help="a named variant of the step (config.VARIANTS), e.g. --variant small")
+            p.add_argument("--epochs", type=positive_int, help="epochs (default: the step's, 15)")
+            p.add_argument("--pipeline", choices=["fast", "torchvision"], help="input pipeline (default: the step's)")
+            p.add_argument("--split", choices=["test", "val"],
+                           help="'val' trains on the first 50k images and reports on the last 10k")
+        p.add_argument("--set", dest="overrides", type=override, action="append", default=[], metavar="FIELD=VALUE",
+                       help="override any Config field, e.g. --set lr=0.1 --set arch='C8 M C12 C16 G' (repeatable); "
+                            "the run is stored as a scratch run")
         p.add_argument("--device", type=device_name, default="auto", help="auto (cuda, mps, cpu), cpu, cuda, mps")
         p.add_argument("--smoke", action="store_true", help="1 epoch on 2k images: checks the set-up, saves nothing")
-        p.add_argument("--no-progress", action="store_true", help="no tqdm bars (logs stay)")
+        p.add_argument("--no-progress", action="store_true", help="no tqdm bars (the epoch lines stay)")
 
-    p = sub.add_parser("train", help="train one step and save its History under results/")
-    run_options(p, "epochs (default: the step's, 15)")
-    p.add_argument("--seed", type=int, help="random seed (default: the step's, 1)")
+    p = sub.add_parser("train", help="train one step; its History goes to results/runs/ (scratch)")
+    common(p)
+    p.add_argument("--seed", type=seed_number, help="random seed (default: the step's, 1)")
 
     p = sub.add_parser("seeds", help="train one step with several seeds and summarise them")
-    run_options(p, "epochs (default: the step's, 15)")
-    p.add_argument("--seeds", type=positive_int, default=5, help="how many seeds (default: 5)")
-    p.add_argument("--first-seed", type=int, default=1, help="seeds run from this one up (default: 1)")
+    common(p)
+    p.add_argument("--seeds", type=positive_int, default=CITED_SEEDS, help=f"how many seeds (default: {CITED_SEEDS})")
+    p.add_argument("--first-seed", type=seed_number, default=1, help="seeds run from this one up (default: 1)")
 
-    p = sub.add_parser("sweep", help="a step's candidate variants on the validation split (how it was chosen)")
-    p.add_argument("--step", type=sweep_step, required=True, help=f"one of {sorted(cfg.SWEEPS)}")
-    p.add_argument("--device", type=device_name, default="auto")
-    p.add_argument("--smoke", action="store_true", help="tiny runs: checks the set-up, saves nothing")
-    p.add_argument("--no-progress", action="store_true")
+    p = sub.add_parser("sweep", help="a named sweep's candidates, several seeds each, on the validation split")
+    p.add_argument("name", choices=sorted(cfg.SWEEPS), help="the sweep (config.SWEEPS)")
+    common(p, step=False)
+    p.add_argument("--seeds", type=positive_int, default=3, help="seeds per candidate (default: 3)")
+    p.add_argument("--first-seed", type=seed_number, default=1, help="seeds run from this one up (default: 1)")
 
-    sub.add_parser("report", help="tables and comparison plot from results/, written into the README")
+    sub.add_parser("report", help="tables and plots from results/, written into the README and notebooks")
     return parser
 
 
-def run_config(args) -> cfg.Config:
-    config = args.base  # the step, or its variant, resolved once in main()
-    overrides = {k: v for k, v in (("epochs", args.epochs), ("pipeline", args.pipeline),
-                                   ("split", args.split), ("seed", getattr(args, "seed", None)))
-                 if v is not None}
-    config = replace(config, **overrides)
-    return cfg.smoke(config) if args.smoke else config
+def resolve(args, parser) -> None:
+    """Check the arguments as a whole; set args.config (train, seeds) and args.tag (what makes a run scratch)."""
+    overrides = dict(args.overrides)
+    for flag in ("epochs", "pipeline", "split"):
+        value = getattr(args, flag, None)
+        if value is not None:
+            if flag in overrides:
+                parser.error(f"--{flag} and --set {flag}=... both given; keep one")
+            overrides[flag] = value
+    if args.smoke and "epochs" in overrides:
+        parser.error("--smoke always runs 1 epoch on 2k images; drop --epochs or --smoke")
+    if hasattr(args, "seeds") and args.first_seed + args.seeds - 1 > MAX_SEED:
+        parser.error(f"seeds {args.first_seed}..{args.first_seed + args.seeds - 1} go past {MAX_SEED}; "
+                     "use a smaller --first-seed or fewer --seeds")
+    args.override_dict = overrides
+    if args.command == "sweep":
+        try:
+            from .sweeps import candidates
+
+            candidates(args.name, overrides)  # every candidate's Config must be valid
+        except ValueError as e:
+            parser.error(str(e))
+        args.tag = _tag(overrides)
+        return
+    if args.variant is not None and not args.variant.strip():
+        parser.error("--variant needs a name; leave it out for the step itself")
+    try:
+        base = cfg.variant(args.step, args.variant) if args.variant else cfg.STEPS[args.step]
+        config = replace(base, **overrides)
+        if getattr(args, "seed", None) is not None:
+            config = replace(config, seed=args.seed)
+    except ValueError as e:
+        parser.error(str(e))
+    args.config = cfg.smoke(config) if args.smoke else config
+    args.tag = _tag({k: v for k, v in overrides.items() if k != "split"})
+
+
+def _tag(overrides: dict) -> str:
+    return "_".join(f"{k}-{v}" for k, v in sorted(overrides.items()))
 
 
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if hasattr(args, "variant"):  # train and seeds: resolve the step and its variant, or fail like argparse
-        try:
-            args.base = cfg.variant(args.step, args.variant) if args.variant else cfg.STEPS[args.step]
-        except ValueError as e:
-            parser.error(str(e))
+    if args.command in ("train", "seeds", "sweep"):
+        resolve(args, parser)
     try:
         return COMMANDS[args.command](args)
-    except MnistUnavailable as e:
+    except (MnistUnavailable, ResultsUnwritable) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     except DeviceUnavailable as e:
@@ -129,7 +196,7 @@ def cmd_summary(args) -> int:
 
     config = cfg.STEPS[args.step]
     previous = cfg.STEPS.get(args.step - 1)
-    print(cfg.format_diff(previous, config) if previous else f"{config.name}: the first step\n{config}")
+    print(cfg.format_diff(previous, config) if previous else cfg.format_config(config))
     model = build_model(config)
     print(summary_text(model))
     print(format_receptive_fields(receptive_fields(model)))
@@ -137,41 +204,56 @@ def cmd_summary(args) -> int:
     return 0
 
 
+def _announce(path, what: str) -> None:
+    if path.exists():
+        print(f"note: this run replaces {what} {layout.display(path)}")
+
+
 def cmd_train(args) -> int:
     from .engine import fit, pick_device
 
     pick_device(args.device)  # fail before any work when the device is not there
-    config = run_config(args)
+    config = args.config
     print(f"Training {config.name} (step {args.step}) for {config.epochs} epoch(s), seed {config.seed}, "
-          f"{config.pipeline} pipeline, {config.split} split")
-    # results/<step>.json belongs to the step's notebook (its Result cites it); CLI runs go to results/runs/
-    folder = RESULTS_DIR / "runs" / ("val" if config.split == "val" else "")
-    save_to = None if args.smoke else folder / f"{config.name}_seed{config.seed}.json"
-    fit(config, device=args.device, progress=not args.no_progress, save_to=save_to)
+          f"{config.pipeline} pipeline, {config.split} split" + (f", overrides {args.tag}" if args.tag else ""))
+    # results/<step>.json belongs to the step's notebook; train's runs are scratch, in results/runs/
+    save_to = None if args.smoke else layout.run_path("scratch", config.name, split=config.split, seed=config.seed,
+                                                      tag=args.tag)
+    if save_to is not None:
+        _announce(save_to, "the scratch run")
+    fit(config, save_to=save_to, device=args.device, progress=not args.no_progress)
     return 0
 
 
 def cmd_seeds(args) -> int:
-    from .engine import pick_device
+    from .engine import check_writable, pick_device
     from .seeds import run_seeds
 
     pick_device(args.device)
-    config = run_config(args)
+    config = args.config
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-    run_seeds(config, seeds, device=args.device, save=not args.smoke, progress=not args.no_progress)
+    cited = not args.tag and seeds == list(range(1, CITED_SEEDS + 1))
+    tag = args.tag if cited or args.tag else f"seeds-{seeds[0]}-{seeds[-1]}"
+    folder = None if args.smoke else layout.seeds_dir(config.name, config.split, "" if cited else tag)
+    if folder is not None:
+        check_writable(layout.summary_path(folder))
+        _announce(layout.summary_path(folder), "the stored seeds in")
+    identity = {"step": args.step, "variant": args.variant or "", "overrides": args.override_dict}
+    run_seeds(config, seeds, folder, identity=identity, device=args.device, progress=not args.no_progress)
     return 0
 
 
 def cmd_sweep(args) -> int:
-    from .engine import pick_device
-    from .seeds import run_sweep
+    from .engine import check_writable, pick_device
+    from .sweeps import run_sweep
 
     pick_device(args.device)
-    config = cfg.STEPS[args.step]
-    variants = cfg.SWEEPS[args.step]
-    if args.smoke:
-        config = cfg.smoke(config)
-    run_sweep(config, variants, device=args.device, save=not args.smoke, progress=not args.no_progress)
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    folder = None if args.smoke else layout.sweep_dir(args.name, args.tag)
+    if folder is not None:
+        check_writable(layout.summary_path(folder))
+    run_sweep(args.name, seeds, folder, overrides=args.override_dict, smoke=cfg.smoke if args.smoke else None,
+              device=args.device, progress=not args.no_progress)
     return 0
 
 

@@ -1,8 +1,11 @@
-"""Batched augmentation on tensors: every image in a batch rotated by its own angle in one call.
+"""Batched augmentation on tensors: every image in a batch gets its own random rotation (and, when asked,
+its own shift and scale) in one `affine_grid` + `grid_sample` call.
 
-`rotate` follows torchvision's convention (positive angle = counter-clockwise, about the image
-centre, `align_corners=False`), so it matches `torchvision.transforms.functional.rotate` image by
-image; tests/test_augment.py states the tolerance.
+torchvision's `RandomRotation` / `RandomAffine` draw one set of parameters per call, so a batch would take
+one call per image; these functions do the whole batch at once. They follow torchvision's convention
+(positive angle = counter-clockwise about the image centre as in `rotate`, translation in whole pixels,
+`align_corners=False`), so they match `torchvision.transforms.functional.rotate`, and `affine` with the
+angle negated (its angle turns clockwise), image by image; tests/test_augment.py states the tolerance.
 """
 
 import math
@@ -11,23 +14,57 @@ import torch
 import torch.nn.functional as F
 
 
-def rotate(images: torch.Tensor, angles_deg: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
-    """Rotate each image of an (N, C, H, W) batch by its angle; uncovered pixels become 0 (background)."""
+def affine(images: torch.Tensor, angles_deg: torch.Tensor, translate_px: torch.Tensor | None = None,
+           scales: torch.Tensor | None = None, mode: str = "bilinear") -> torch.Tensor:
+    """Rotate, scale and then shift each image of an (N, C, H, W) batch by its own parameters.
+
+    angles_deg: (N,); translate_px: (N, 2) as (dx right, dy down) in pixels, or None; scales: (N,) or None.
+    Uncovered pixels become 0 (background).
+    """
     if images.ndim != 4:
-        raise ValueError(f"rotate expects an (N, C, H, W) batch, got shape {tuple(images.shape)}")
-    if angles_deg.shape != (images.shape[0],):
-        raise ValueError(f"need one angle per image: {images.shape[0]} images, angles {tuple(angles_deg.shape)}")
+        raise ValueError(f"expected an (N, C, H, W) batch, got shape {tuple(images.shape)}")
+    n, _, height, width = images.shape
+    if angles_deg.shape != (n,):
+        raise ValueError(f"need one angle per image: {n} images, angles {tuple(angles_deg.shape)}")
     radians = angles_deg.to(images.dtype) * (math.pi / 180.0)
     cos, sin = torch.cos(radians), torch.sin(radians)
-    zero = torch.zeros_like(cos)
-    # affine_grid maps each output location to where it samples the input: the inverse rotation.
-    # In its (x right, y down) coordinates a counter-clockwise turn on screen samples at R(-a).
-    theta = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1)
+    if scales is not None:
+        if scales.shape != (n,):
+            raise ValueError(f"need one scale per image: {n} images, scales {tuple(scales.shape)}")
+        cos, sin = cos / scales, sin / scales
+    # affine_grid maps each output location to where it samples the input: the inverse transform.
+    # In its (x right, y down) coordinates a counter-clockwise turn on screen samples at R(-a) / s.
+    if translate_px is None:
+        tx = ty = torch.zeros_like(cos)
+    else:
+        if translate_px.shape != (n, 2):
+            raise ValueError(f"need one (dx, dy) per image: {n} images, translations {tuple(translate_px.shape)}")
+        # the shift in affine_grid's units (half the image is 1), taken back through the inverse rotation
+        dx = translate_px[:, 0].to(images.dtype) / (width / 2)
+        dy = translate_px[:, 1].to(images.dtype) / (height / 2)
+        tx, ty = -(cos * dx - sin * dy), -(sin * dx + cos * dy)
+    theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1)
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     return F.grid_sample(images, grid, mode=mode, padding_mode="zeros", align_corners=False)
+
+
+def rotate(images: torch.Tensor, angles_deg: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
+    """Rotate each image of an (N, C, H, W) batch by its angle; uncovered pixels become 0 (background)."""
+    return affine(images, angles_deg, mode=mode)
 
 
 def random_angles(n: int, max_deg: float, generator: torch.Generator, device="cpu") -> torch.Tensor:
     """n angles drawn uniformly from [-max_deg, +max_deg] (drawn on the CPU so seeds agree across devices)."""
     angles = (torch.rand(n, generator=generator) * 2.0 - 1.0) * max_deg
     return angles.to(device)
+
+
+def random_shifts(n: int, max_fraction: float, size: int, generator: torch.Generator, device="cpu") -> torch.Tensor:
+    """(n, 2) whole-pixel shifts, each drawn as RandomAffine does: round(uniform(-f * size, f * size))."""
+    limit = max_fraction * size
+    return torch.round((torch.rand(n, 2, generator=generator) * 2.0 - 1.0) * limit).to(device)
+
+
+def random_scales(n: int, max_change: float, generator: torch.Generator, device="cpu") -> torch.Tensor:
+    """n scales drawn uniformly from [1 - max_change, 1 + max_change]."""
+    return (1.0 + (torch.rand(n, generator=generator) * 2.0 - 1.0) * max_change).to(device)

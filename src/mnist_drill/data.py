@@ -25,7 +25,8 @@ import numpy as np
 import torch
 import torchvision
 
-from mnist_drill.paths import DATA_DIR
+from .fileio import atomic_write_bytes
+from .paths import DATA_DIR
 
 # file name -> (size in bytes, md5 of the uncompressed file), as torchvision reads them from MNIST/raw
 RAW_FILES: dict[str, tuple[int, str]] = {
@@ -72,24 +73,6 @@ def bad_files(raw: Path, spec: dict[str, tuple[int, str]] = RAW_FILES) -> list[s
         if not path.is_file() or path.stat().st_size != size or file_md5(path) != md5:
             bad.append(name)
     return bad
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write `data` to `path` so that readers see either the old file or the whole new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # the temp file must be in the same folder: os.replace is atomic only within one file system
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def idx_bytes(array: np.ndarray) -> bytes:

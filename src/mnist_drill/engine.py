@@ -4,8 +4,6 @@ device choice. Logs what the seed's notebooks logged, so runs compare line by li
 
 from __future__ import annotations
 
-import copy
-import platform
 import random
 import time
 from datetime import datetime, timezone
@@ -14,17 +12,24 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.optim.swa_utils import AveragedModel
 from tqdm.auto import tqdm
 
 from .config import Config
+from .layout import display
 from .loaders import make_loaders
 from .models import build_model, count_params
-from .paths import DATA_DIR, PROJECT_ROOT, RESULTS_DIR
+from .paths import DATA_DIR
+from .provenance import provenance
 from .results import History, verdict
 
 
 class DeviceUnavailable(RuntimeError):
     pass
+
+
+class ResultsUnwritable(OSError):
+    """The History cannot be saved where it should go; the message says where and what to do."""
 
 
 def set_seed(seed: int) -> torch.Generator:
@@ -55,26 +60,26 @@ def pick_device(requested: str | None = None) -> torch.device:
     return device
 
 
-class WeightAverage:
+def weight_average(model: torch.nn.Module, decay: float) -> AveragedModel:
     """An exponential moving average of a model's weights and BatchNorm statistics, kept beside it.
 
-    Evaluating the average instead of the live weights smooths out the last batches' noise. The decay
-    warms up as (1 + t) / (10 + t), so the first epochs are not dominated by the initial weights.
+    torch's AveragedModel does the bookkeeping (use_buffers=True averages the BN statistics too); the
+    update is get_ema_multi_avg_fn's lerp, with the decay warmed up as (1 + t) / (10 + t) for update t, so
+    the first epochs are not dominated by the early weights. Evaluating the average instead of the live
+    weights smooths out the last batches' noise.
     """
 
-    def __init__(self, model: torch.nn.Module, decay: float):
-        self.model = copy.deepcopy(model).eval().requires_grad_(False)
-        self.decay = decay
-        self.updates = 0
-        pairs = [(a, m) for a, m in zip(self.model.state_dict().values(), model.state_dict().values(), strict=True)
-                 if a.is_floating_point()]  # num_batches_tracked is not averaged; eval mode never reads it
-        self._averaged, self._live = [a for a, _ in pairs], [m for _, m in pairs]
-
     @torch.no_grad()
-    def update(self) -> None:
-        self.updates += 1
-        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
-        torch._foreach_lerp_(self._averaged, self._live, 1.0 - decay)
+    def ema_with_warm_up(averaged: list, current: list, num_averaged: torch.Tensor) -> None:
+        if not averaged[0].is_floating_point():  # num_batches_tracked: eval mode never reads it
+            torch._foreach_copy_(averaged, current)
+            return
+        t = int(num_averaged) + 1  # this update's number; the first update copies the weights
+        torch._foreach_lerp_(averaged, current, 1.0 - min(decay, (1 + t) / (10 + t)))
+
+    average = AveragedModel(model, multi_avg_fn=ema_with_warm_up, use_buffers=True)
+    average.module.eval().requires_grad_(False)
+    return average
 
 
 def train_epoch(model, loader, optimizer, scheduler=None, label_smoothing=0.0, progress=True, average=None):
@@ -92,7 +97,7 @@ def train_epoch(model, loader, optimizer, scheduler=None, label_smoothing=0.0, p
         if scheduler is not None:
             scheduler.step()
         if average is not None:
-            average.update()
+            average.update_parameters(model)
         loss_value = loss.item()
         total_loss += loss_value * len(y)
         correct += (output.argmax(1) == y).sum().item()
@@ -134,30 +139,27 @@ def make_optimizer(model, config: Config, steps_per_epoch: int):
     return optimizer, scheduler, per_batch
 
 
-def library_versions() -> dict:
-    import torchvision
-
-    return {"python": platform.python_version(), "torch": torch.__version__,
-            "torchvision": torchvision.__version__, "numpy": np.__version__}
-
-
-def fit(config: Config, *, device: str | None = None, progress: bool = True, log=print,
-        save_to: str | Path | None = "auto", data_root: Path = DATA_DIR) -> History:
+def fit(config: Config, *, save_to: str | Path | None = None, device: str | None = None, progress: bool = True,
+        log=print, command: str | None = None, data_root: Path = DATA_DIR) -> History:
     """Train `config` from scratch and return its History (with the trained model attached).
 
-    save_to: a JSON path; "auto" saves to results/<name>.json ("val/<name>.json" on the validation
-    split); None saves nothing (smoke runs, tests).
+    save_to: the JSON path to save the History to (layout.run_path gives it), or None to save nothing.
+    command: what made this run, recorded in the History (default: this process's command line).
     """
     device = pick_device(device)
+    if save_to is not None:
+        check_writable(Path(save_to))  # fail now, not after the last epoch
+    origin = provenance(command)
     generator = set_seed(config.seed)
     loaders = make_loaders(config, device, generator, data_root)
     model = build_model(config).to(device)
     optimizer, scheduler, per_batch = make_optimizer(model, config, len(loaders.train))
-    average = WeightAverage(model, config.ema) if config.ema else None
-    evaluated = average.model if average else model  # what the test lines and the History report
+    average = weight_average(model, config.ema) if config.ema else None
+    evaluated = average.module if average else model  # what the test lines and the History report
     history = History(config=config.to_dict(), seed=config.seed, params=count_params(model),
-                      device=_device_name(device), versions=library_versions(), eval_name=loaders.eval_name,
-                      started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+                      device=_device_name(device), versions=origin["versions"], eval_name=loaders.eval_name,
+                      started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                      commit=origin["commit"], code_dirty=origin["code_dirty"], command=origin["command"])
     start = time.perf_counter()
     for epoch in range(1, config.epochs + 1):
         lr = optimizer.param_groups[0]["lr"]
@@ -169,33 +171,48 @@ def fit(config: Config, *, device: str | None = None, progress: bool = True, log
         if scheduler is not None and not per_batch:
             scheduler.step()
         seconds = time.perf_counter() - epoch_start
-        test_acc = 100.0 * correct / total
+        eval_acc = 100.0 * correct / total
         log(f"Train set: Average loss: {train_loss:.4f}, Accuracy: {train_acc:.2f}%")
         log(f"{loaders.eval_name} set: Average loss: {eval_loss:.4f}, Accuracy: {correct}/{total} "
-            f"({test_acc:.2f}%) | LR {lr:.6g} | {seconds:.1f} s")
+            f"({eval_acc:.2f}%) | LR {lr:.6g} | {seconds:.1f} s")
         history.epochs.append({"epoch": epoch, "lr": lr, "train_loss": train_loss, "train_acc": train_acc,
-                               "test_loss": eval_loss, "test_acc": test_acc, "test_correct": correct,
-                               "test_total": total, "seconds": seconds})
+                               "eval_loss": eval_loss, "eval_acc": eval_acc, "eval_correct": correct,
+                               "eval_total": total, "seconds": seconds})
     history.total_seconds = time.perf_counter() - start
     history.model = evaluated
     log(verdict(history))
     if save_to is not None:
-        path = default_result_path(config) if save_to == "auto" else Path(save_to)
-        history.save(path)
-        log(f"History saved to {_display(path)}")
+        log(f"History saved to {display(save_history(history, Path(save_to)))}")
     return history
 
 
-def default_result_path(config: Config) -> Path:
-    folder = RESULTS_DIR / "val" if config.split == "val" else RESULTS_DIR
-    return folder / f"{config.name}.json"
+def check_writable(path: Path) -> None:
+    """Raise ResultsUnwritable (one line, with the fix) unless a file can be written at `path`."""
+    import tempfile
 
-
-def _display(path: Path) -> str:
+    folder = path.parent
     try:
-        return str(path.resolve().relative_to(PROJECT_ROOT))
-    except ValueError:
-        return str(path)
+        if path.is_dir():
+            raise IsADirectoryError(f"{path} is a folder")
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise ResultsUnwritable(f"cannot write results to {path} ({e.strerror or e}); "
+                                "free the path or point MNIST_DRILL_RESULTS at a writable folder") from None
+
+
+def save_history(history: History, path: Path) -> Path:
+    """Save; when that fails (disk full, folder gone), keep the History in the temp folder and say where."""
+    try:
+        return history.save(path)
+    except OSError as e:
+        import tempfile
+
+        fallback = Path(tempfile.gettempdir()) / f"mnist_drill_{history.config['name']}_seed{history.seed}.json"
+        history.save(fallback)
+        raise ResultsUnwritable(f"could not save the History to {path} ({e.strerror or e}); "
+                                f"it was kept in {fallback}: copy it where it belongs") from None
 
 
 def _device_name(device: torch.device) -> str:

@@ -55,18 +55,19 @@ class TensorLoader:
     """Batches of a dataset held as tensors on the device, reshuffled and re-rotated every epoch."""
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, mean: float,
-                 std: float, *, shuffle: bool = False, rotation_deg: float = 0.0,
-                 generator: torch.Generator | None = None):
-        if (shuffle or rotation_deg) and generator is None:
-            raise ValueError("a shuffled or rotated TensorLoader needs a seeded torch.Generator")
+                 std: float, *, shuffle: bool = False, rotation_deg: float = 0.0, shift: float = 0.0,
+                 scale: float = 0.0, generator: torch.Generator | None = None):
+        self.augmented = bool(rotation_deg or shift or scale)
+        if (shuffle or self.augmented) and generator is None:
+            raise ValueError("a shuffled or augmented TensorLoader needs a seeded torch.Generator")
         self.images = images  # (N, 1, 28, 28) floats in [0, 1]; background is exactly 0
         self.labels = labels
         self.batch_size = batch_size
         self.mean, self.std = mean, std
         self.shuffle = shuffle
-        self.rotation_deg = rotation_deg
+        self.rotation_deg, self.shift, self.scale = rotation_deg, shift, scale
         self.generator = generator
-        self.normalise_per_batch = bool(shuffle or rotation_deg)
+        self.normalise_per_batch = bool(shuffle or self.augmented)
         if not self.normalise_per_batch:  # nothing changes between epochs: normalise once
             self.images = (images - mean) / std
 
@@ -84,12 +85,21 @@ class TensorLoader:
         for start in range(0, n, self.batch_size):
             idx = slice(start, start + self.batch_size) if order is None else order[start:start + self.batch_size]
             x, y = self.images[idx], self.labels[idx]
-            if self.rotation_deg:
-                angles = augment.random_angles(len(y), self.rotation_deg, self.generator, device)
-                x = augment.rotate(x, angles)  # rotate before normalising so the fill is background
+            if self.augmented:  # before normalising, so that the fill is background
+                x = self._augment(x)
             if self.normalise_per_batch:
                 x = (x - self.mean) / self.std
             yield x, y
+
+
+    def _augment(self, x: torch.Tensor) -> torch.Tensor:
+        n, device = len(x), x.device
+        angles = augment.random_angles(n, self.rotation_deg, self.generator, device)
+        if not (self.shift or self.scale):
+            return augment.rotate(x, angles)  # rotation alone draws exactly what it always drew
+        shifts = augment.random_shifts(n, self.shift, x.shape[-1], self.generator, device) if self.shift else None
+        scales = augment.random_scales(n, self.scale, self.generator, device) if self.scale else None
+        return augment.affine(x, angles, shifts, scales)
 
 
 def make_loaders(config, device, generator: torch.Generator, root: Path = DATA_DIR) -> Loaders:
@@ -111,7 +121,8 @@ def make_loaders(config, device, generator: torch.Generator, root: Path = DATA_D
 
         train = TensorLoader(*to_device(train_images[train_idx], train_labels[train_idx]),
                              config.batch_size, mean, std, shuffle=True,
-                             rotation_deg=config.rotation_deg, generator=generator)
+                             rotation_deg=config.rotation_deg, shift=config.shift, scale=config.scale,
+                             generator=generator)
         evaluation = TensorLoader(*to_device(eval_images, eval_labels), 1000, mean, std)
     else:
         train, evaluation = _torchvision_loaders(config, device, generator, root, mean, std,
@@ -143,9 +154,15 @@ def _torchvision_loaders(config, device, generator, root, mean, std, train_idx, 
     from torchvision import datasets, transforms
 
     normalize = [transforms.ToTensor(), transforms.Normalize((mean,), (std,))]
-    train_tf = transforms.Compose(
-        ([transforms.RandomRotation((-config.rotation_deg, config.rotation_deg), fill=(0,))]
-         if config.rotation_deg else []) + normalize)
+    if config.shift or config.scale:
+        augmentation = [transforms.RandomAffine(
+            config.rotation_deg, translate=(config.shift, config.shift) if config.shift else None,
+            scale=(1 - config.scale, 1 + config.scale) if config.scale else None, fill=0)]
+    elif config.rotation_deg:
+        augmentation = [transforms.RandomRotation((-config.rotation_deg, config.rotation_deg), fill=(0,))]
+    else:
+        augmentation = []
+    train_tf = transforms.Compose(augmentation + normalize)
     eval_tf = transforms.Compose(normalize)
     train_set = Subset(datasets.MNIST(root, train=True, download=False, transform=train_tf), train_idx.tolist())
     if eval_from_train:

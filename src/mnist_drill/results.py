@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from .data import atomic_write_bytes
+from .fileio import write_json
 
 TARGET = 99.4  # test accuracy, percent, to hold in every epoch from some epoch to the last
 
@@ -20,10 +20,13 @@ class History:
     params: int
     device: str
     versions: dict
-    eval_name: str = "Test"
+    eval_name: str = "Test"  # what the eval_* columns were measured on: "Test", or "Validation" on the val split
     epochs: list[dict] = field(default_factory=list)  # one dict per epoch, see engine.fit
     total_seconds: float = 0.0
     started_at: str = ""
+    commit: str = ""  # git HEAD when the run started ("unknown" outside a checkout)
+    code_dirty: bool | None = None  # whether src/ and the other code paths differed from that commit
+    command: str = ""  # what made the run
     model: object = field(default=None, repr=False, compare=False)  # the trained model; not saved
 
     # --- per-epoch columns ---
@@ -31,8 +34,9 @@ class History:
         return [epoch[key] for epoch in self.epochs]
 
     @property
-    def test_acc(self) -> list[float]:
-        return self.column("test_acc")
+    def eval_acc(self) -> list[float]:
+        """Accuracy % on the evaluation set of every epoch (the test set, or the validation split)."""
+        return self.column("eval_acc")
 
     @property
     def seconds_per_epoch(self) -> float:
@@ -40,7 +44,7 @@ class History:
 
     def best(self) -> tuple[float, int]:
         """(best accuracy, its epoch), the earliest epoch on a tie."""
-        accs = self.test_acc
+        accs = self.eval_acc
         i = max(range(len(accs)), key=lambda k: (accs[k], -k))
         return accs[i], self.epochs[i]["epoch"]
 
@@ -50,22 +54,33 @@ class History:
 
     @classmethod
     def from_dict(cls, data: dict) -> History:
-        return cls(**{k: v for k, v in data.items() if k != "model"})
+        known = {f.name for f in fields(cls)} - {"model"}
+        missing = sorted({"config", "seed", "params", "epochs"} - set(data))
+        if missing:
+            raise ValueError(f"not a History: no {', '.join(missing)}")
+        data = {k: v for k, v in data.items() if k in known}
+        data["epochs"] = [_renamed(epoch) for epoch in data["epochs"]]
+        return cls(**data)
 
     def save(self, path: str | Path) -> Path:
         return write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | Path) -> History:
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        """Read a History; a file that is not one raises ValueError naming the file."""
+        try:
+            return cls.from_dict(json.loads(Path(path).read_text()))
+        except (ValueError, TypeError, KeyError, AttributeError) as e:
+            raise ValueError(f"{path}: not a readable History ({e}); re-run the command that made it") from None
 
 
-def write_json(path: str | Path, data) -> Path:
-    """Write JSON atomically (data.atomic_write_bytes: temp file, fsync, rename over the target)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, (json.dumps(data, indent=1) + "\n").encode())
-    return path
+# Histories saved before the columns were renamed called the evaluation set's numbers test_*
+_OLD_KEYS = {"test_acc": "eval_acc", "test_loss": "eval_loss", "test_correct": "eval_correct",
+             "test_total": "eval_total"}
+
+
+def _renamed(epoch: dict) -> dict:
+    return {_OLD_KEYS.get(k, k): v for k, v in epoch.items()}
 
 
 def first_consistent_epoch(history_or_accs, target: float = TARGET) -> int | None:
@@ -74,7 +89,7 @@ def first_consistent_epoch(history_or_accs, target: float = TARGET) -> int | Non
     Accepts a History or a list of per-epoch accuracies (epochs numbered from 1).
     """
     if isinstance(history_or_accs, History):
-        accs, numbers = history_or_accs.test_acc, history_or_accs.column("epoch")
+        accs, numbers = history_or_accs.eval_acc, history_or_accs.column("epoch")
     else:
         accs = list(history_or_accs)
         numbers = list(range(1, len(accs) + 1))
@@ -90,7 +105,7 @@ def verdict(history: History, target: float = TARGET) -> str:
     best, best_epoch = history.best()
     first = first_consistent_epoch(history, target)
     held = f">= {target}% held from epoch {first}" if first else f">= {target}% not held at the end"
-    return (f"Verdict: best {best:.2f}% at epoch {best_epoch} | {held} | last {history.test_acc[-1]:.2f}% | "
+    return (f"Verdict: best {best:.2f}% at epoch {best_epoch} | {held} | last {history.eval_acc[-1]:.2f}% | "
             f"{history.params:,} params | {history.total_seconds:.1f} s total "
             f"({history.seconds_per_epoch:.1f} s/epoch on {history.device})")
 
@@ -107,11 +122,11 @@ def summarize_seeds(histories: list[History], target: float = TARGET, window: in
         raise ValueError(f"histories have different numbers of epochs: {sorted(lengths)}")
     per_epoch = []
     for i in range(lengths.pop()):
-        accs = [h.test_acc[i] for h in histories]
+        accs = [h.eval_acc[i] for h in histories]
         per_epoch.append({"epoch": histories[0].epochs[i]["epoch"], "min": min(accs),
                           "mean": sum(accs) / len(accs), "max": max(accs)})
     firsts = [first_consistent_epoch(h, target) for h in histories]
-    worst = min(histories, key=lambda h: (min(h.test_acc[-window:]), h.test_acc[-1]))
+    worst = min(histories, key=lambda h: (min(h.eval_acc[-window:]), h.eval_acc[-1]))
     return {
         "name": histories[0].config["name"],
         "eval_name": histories[0].eval_name,
@@ -122,7 +137,7 @@ def summarize_seeds(histories: list[History], target: float = TARGET, window: in
         "first_consistent_per_seed": dict(zip([str(h.seed) for h in histories], firsts, strict=True)),
         "first_consistent_all": None if None in firsts else max(firsts),
         "worst_seed": worst.seed,
-        "worst_seed_min_last_epochs": min(worst.test_acc[-window:]),
+        "worst_seed_min_last_epochs": min(worst.eval_acc[-window:]),
         "window": window,
         "last_epoch_mean": per_epoch[-1]["mean"],
         "seconds_per_run_mean": sum(h.total_seconds for h in histories) / len(histories),
@@ -150,7 +165,7 @@ def steps_table(histories: dict[str, History], markdown: bool = False) -> str:
     for name, h in histories.items():
         best, best_epoch = h.best()
         first = first_consistent_epoch(h)
-        rows.append([name, f"{h.params:,}", f"{best:.2f} (ep {best_epoch})", f"{h.test_acc[-1]:.2f}",
+        rows.append([name, f"{h.params:,}", f"{best:.2f} (ep {best_epoch})", f"{h.eval_acc[-1]:.2f}",
                      str(first) if first else "-", f"{h.seconds_per_epoch:.1f}"])
     if markdown:
         out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

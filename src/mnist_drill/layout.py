@@ -1,0 +1,91 @@
+"""Where every run's results live: one function from a run's identity to its path.
+
+This is the only module that knows the results folder. Cited runs (a step's notebook run, the seeds
+and sweeps the README names) and scratch runs (anything that differs from what a step defines) live
+in separate places, so a scratch run can never overwrite a cited one.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .paths import PROJECT_ROOT
+
+RESULTS_DIR = Path(os.environ.get("MNIST_DRILL_RESULTS") or PROJECT_ROOT / "results")
+
+# kind of run -> what it is
+KINDS = {
+    "notebook": "a step's full run, made by its notebook (results/<name>.json)",
+    "seeds": "one seed of `seeds` on a step or variant exactly as defined (results/[val/]seeds/<name>/)",
+    "sweep": "one seed of one candidate of a named sweep, validation split (results/val/sweeps/<sweep>/)",
+    "scratch": "anything else: `train`, and runs with overrides (results/runs/)",
+}
+
+
+def results_dir() -> Path:
+    return RESULTS_DIR
+
+
+def run_path(kind: str, name: str, *, split: str = "test", seed: int | None = None, sweep: str = "",
+             tag: str = "") -> Path:
+    """The JSON path of one run.
+
+    kind: one of KINDS; name: the config's name (step name, or "<step>_<variant>"), or a sweep
+    candidate's label for kind "sweep"; tag: what makes a scratch run differ from its step, if anything.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind of run {kind!r}; use one of {sorted(KINDS)}")
+    if kind == "notebook":
+        if split != "test":
+            raise ValueError("a notebook's run is on the test split; validation runs belong to a sweep")
+        return RESULTS_DIR / f"{name}.json"
+    if seed is None:
+        raise ValueError(f"a {kind} run needs its seed")
+    if kind == "seeds":
+        return seeds_dir(name, split) / f"seed{seed}.json"
+    if kind == "sweep":
+        if not sweep:
+            raise ValueError("a sweep run needs the sweep's name")
+        return sweep_dir(sweep) / slug(name) / f"seed{seed}.json"
+    stem = f"{name}_seed{seed}" + (f"_{slug(tag)}" if tag else "")
+    return RESULTS_DIR / "runs" / ("val" if split == "val" else "") / f"{stem}.json"
+
+
+def seeds_dir(name: str, split: str = "test", tag: str = "") -> Path:
+    """The folder of a seeds command: cited when `tag` is empty, scratch (results/runs/seeds/) otherwise."""
+    if tag:
+        return RESULTS_DIR / "runs" / "seeds" / ("val" if split == "val" else "") / f"{name}_{slug(tag)}"
+    return RESULTS_DIR / ("val" if split == "val" else "") / "seeds" / name
+
+
+def sweep_dir(sweep: str, tag: str = "") -> Path:
+    if tag:
+        return RESULTS_DIR / "runs" / "sweeps" / f"{sweep}_{slug(tag)}"
+    return RESULTS_DIR / "val" / "sweeps" / sweep
+
+
+def summary_path(folder: Path) -> Path:
+    """The summary beside the runs of a seeds folder or a sweep folder."""
+    return folder / "summary.json"
+
+
+def benchmark_path() -> Path:
+    return RESULTS_DIR / "benchmark.json"
+
+
+def figure_path(name: str) -> Path:
+    return RESULTS_DIR / f"{name}.png"
+
+
+def display(path: Path) -> str:
+    """A path as a reader should see it: relative to the project root when it lies inside it."""
+    try:
+        return Path(path).resolve().relative_to(PROJECT_ROOT).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def slug(label: str) -> str:
+    """A label as a file name: letters and digits kept, everything else an underscore."""
+    return "".join(c if c.isalnum() else "_" for c in label).strip("_")
