@@ -6,9 +6,10 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard notebooks/0*.ipynb))
 STEP   ?=
+FINAL  := 05_one_cycle
 SEEDS  ?= 5
 
-.PHONY: setup data run test lint notebooks seeds bench report clean
+.PHONY: setup data run test lint notebooks seeds bench report colab-check clean
 
 setup: $(STAMP)
 
@@ -26,13 +27,15 @@ run: data  ## train the last step for its full 15 epochs: per-epoch log, then th
 lint: setup
 	$(VENV)/bin/ruff check src tests benchmarks notebooks
 
-test: data lint  ## unit tests, then every notebook in smoke mode under nbval
+test: data lint  ## unit tests, every notebook in smoke mode under nbval, then the final step's stored run re-checked
 	MNIST_DRILL_SMOKE=1 $(PY) -m pytest tests $(NOTEBOOKS) --nbval-lax --nbval-current-env \
 		--nbval-sanitize-with notebooks/sanitize.cfg -p no:cacheprovider
+	$(PY) -m mnist_drill verify results/$(FINAL).json --epochs 2
 
 notebooks: data  ## re-execute all five notebooks in full, rewriting their outputs and results/
 	for nb in $(NOTEBOOKS); do \
-		$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=-1 $$nb || exit 1; \
+		MNIST_DRILL_TEXT_PROGRESS=1 $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
+			--ExecutePreprocessor.timeout=-1 $$nb || exit 1; \
 	done
 	$(PY) -m mnist_drill report
 
@@ -44,6 +47,9 @@ bench: data  ## speed: fast pipeline vs the classic torchvision DataLoader, side
 
 report: setup
 	$(PY) -m mnist_drill report
+
+colab-check: setup  ## notebook 05's set-up cells as in Colab: clone this checkout's HEAD, import from the clone
+	$(PY) tools/colab_check.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

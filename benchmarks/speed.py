@@ -1,6 +1,6 @@
 """Speed, measured side by side in one run on this machine:
 
-1. the seed-style set-up: the step-3 model on the classic torchvision DataLoader pipeline
+1. the reference-style set-up: the step-3 model on the classic torchvision DataLoader pipeline
    (transforms.RandomRotation on PIL images, batch 128, num_workers=2);
 2. the same step-3 model on the fast pipeline (tensors on the device, batched rotation);
 3. the final step's full run (all its epochs, evaluation included), wall time from the call to fit.
@@ -20,9 +20,11 @@ from dataclasses import replace
 import torch
 
 from mnist_drill.config import LAST_STEP, STEP_3, STEPS
-from mnist_drill.engine import fit, library_versions, pick_device
-from mnist_drill.paths import RESULTS_DIR
-from mnist_drill.results import first_consistent_epoch, write_json
+from mnist_drill.engine import fit, pick_device
+from mnist_drill.fileio import write_json
+from mnist_drill.layout import benchmark_path, display
+from mnist_drill.provenance import provenance
+from mnist_drill.results import first_consistent_epoch
 
 
 def timed_fit(config, device, label):
@@ -34,27 +36,27 @@ def timed_fit(config, device, label):
     return {"label": label, "step": config.name, "pipeline": config.pipeline, "epochs": config.epochs,
             "batch_size": config.batch_size, "num_workers": config.num_workers if config.pipeline != "fast" else 0,
             "params": history.params, "wall_seconds": wall, "seconds_per_epoch": wall / config.epochs,
-            "test_acc": history.test_acc, "first_consistent_epoch": first_consistent_epoch(history)}
+            "eval_acc": history.eval_acc, "first_consistent_epoch": first_consistent_epoch(history)}
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--short-epochs", type=int, default=2, help="epochs for the two step-3 rows (default 2)")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--out", default=str(RESULTS_DIR / "benchmark.json"))
+    parser.add_argument("--out", default=str(benchmark_path()))
     args = parser.parse_args(argv)
     if args.short_epochs <= 0:
         parser.error(f"--short-epochs must be > 0, got {args.short_epochs}")
     device = pick_device(args.device)
     final = STEPS[LAST_STEP]
     classic = replace(STEP_3, pipeline="torchvision", batch_size=128, num_workers=2, epochs=args.short_epochs)
-    rows = [timed_fit(classic, device, "seed-style: step-3 model, torchvision DataLoader"),
+    rows = [timed_fit(classic, device, "reference-style: step-3 model, torchvision DataLoader"),
             timed_fit(replace(classic, pipeline="fast"), device, "step-3 model, fast pipeline"),
             timed_fit(final, device, "final step, fast pipeline, full run")]
     base = rows[0]["seconds_per_epoch"]
     result = {
         "device": str(device) if device.type != "cuda" else torch.cuda.get_device_name(device),
-        "cpu_threads": torch.get_num_threads(), "machine": platform.machine(), "versions": library_versions(),
+        "cpu_threads": torch.get_num_threads(), "machine": platform.machine(), **provenance(),
         "rows": rows,
         "speedup_final_vs_seed_style_per_epoch": base / rows[2]["seconds_per_epoch"],
         "speedup_pipeline_alone_per_epoch": base / rows[1]["seconds_per_epoch"],
@@ -64,14 +66,13 @@ def main(argv=None) -> int:
     for r in rows:
         print(f"{r['label']:<52} {r['params']:>7,} {r['epochs']:>6} {r['seconds_per_epoch']:>8.1f} "
               f"{r['wall_seconds']:>8.1f}")
-    print(f"pipeline alone (same step-3 model): {result['speedup_pipeline_alone_per_epoch']:.2f}x faster "
+    print(f"pipeline alone (same step-3 model):     {result['speedup_pipeline_alone_per_epoch']:.2f}x faster "
           "per epoch")
-    print(f"final step vs seed-style set-up:    {result['speedup_final_vs_seed_style_per_epoch']:.2f}x faster "
+    print(f"final step vs reference-style set-up:  {result['speedup_final_vs_seed_style_per_epoch']:.2f}x faster "
           "per epoch")
     print(f"final step's full {final.epochs}-epoch run: {result['final_full_run_wall_seconds']:.1f} s wall "
           f"on {result['device']} ({result['cpu_threads']} threads)")
-    write_json(args.out, result)
-    print(f"saved {args.out}")
+    print(f"saved {display(write_json(args.out, result))}")
     return 0
 
 

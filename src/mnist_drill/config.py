@@ -117,10 +117,10 @@ SWEEPS = {
     "frontier": Sweep(5, {
         "5.7k, rotation": dict(arch=_SMALL),
         "5.7k, affine": dict(arch=_SMALL, **_AFFINE),
-        "5.7k, mild affine": dict(arch=_SMALL, shift=0.05, scale=0.05),
-        "4.2k, affine": dict(arch="C8 M C8 C10 C12 C14 G", **_AFFINE),
+        "5.0k, affine": dict(arch="C8 M C8 C8 C16 C16 G", **_AFFINE),
+        "4.4k, affine": dict(arch="C8 M C8 C16 C16 G", **_AFFINE),
         "4.0k, affine": dict(arch="C8 M C8 C10 C12 C12 G", **_AFFINE),
-        "4.0k (C6 first), affine": dict(arch="C6 M C8 C10 C12 C14 G", **_AFFINE),
+        "3.2k, affine": dict(arch="C8 M C8 C8 C8 C16 G", **_AFFINE),
     }, "how few parameters hold 99.4 % on every seed, and with which augmentation"),
 }
 

@@ -4,6 +4,7 @@ device choice. Logs what the seed's notebooks logged, so runs compare line by li
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from datetime import datetime, timezone
@@ -16,6 +17,7 @@ from torch.optim.swa_utils import AveragedModel
 from tqdm.auto import tqdm
 
 from .config import Config
+from .errors import DeviceUnavailable, ResultsUnwritable
 from .layout import display
 from .loaders import make_loaders
 from .models import build_model, count_params
@@ -23,13 +25,7 @@ from .paths import DATA_DIR
 from .provenance import provenance
 from .results import History, verdict
 
-
-class DeviceUnavailable(RuntimeError):
-    pass
-
-
-class ResultsUnwritable(OSError):
-    """The History cannot be saved where it should go; the message says where and what to do."""
+TEXT_PROGRESS_ENV = "MNIST_DRILL_TEXT_PROGRESS"  # set by `make notebooks`: finished bars as text, no widgets
 
 
 def set_seed(seed: int) -> torch.Generator:
@@ -86,7 +82,9 @@ def train_epoch(model, loader, optimizer, scheduler=None, label_smoothing=0.0, p
     """One pass over `loader`; steps a per-batch scheduler and the weight average. Returns (mean loss, accuracy %)."""
     model.train()
     total_loss, correct, seen = 0.0, 0, 0
-    bar = tqdm(loader, total=len(loader), disable=not progress, mininterval=0.5, leave=True)
+    live = progress and not text_progress()
+    bar = tqdm(loader, total=len(loader), disable=not live, mininterval=0.5, leave=True)
+    start, description = time.perf_counter(), ""
     for batch_id, (x, y) in enumerate(bar):
         optimizer.zero_grad(set_to_none=True)
         output = model(x)
@@ -102,13 +100,19 @@ def train_epoch(model, loader, optimizer, scheduler=None, label_smoothing=0.0, p
         total_loss += loss_value * len(y)
         correct += (output.argmax(1) == y).sum().item()
         seen += len(y)
-        bar.set_description(f"Loss={loss_value:.4f} Batch_id={batch_id} Accuracy={100 * correct / seen:.2f}",
-                            refresh=False)
+        description = f"Loss={loss_value:.4f} Batch_id={batch_id} Accuracy={100 * correct / seen:.2f}"
+        if live:
+            bar.set_description(description, refresh=False)
     bar.close()
-    if progress and hasattr(bar, "container"):  # a Jupyter widget bar (tqdm.notebook)
-        # a saved notebook keeps only a widget's first frame as text: keep the last one readable too
-        print(bar.format_meter(**bar.format_dict))
+    if progress and (not live or hasattr(bar, "container")):  # text mode, or a Jupyter widget bar
+        # a stored notebook keeps only a widget's first frame: write the finished bar as a line of text
+        print(tqdm.format_meter(len(loader), len(loader), time.perf_counter() - start, prefix=description))
     return total_loss / seen, 100.0 * correct / seen
+
+
+def text_progress() -> bool:
+    """True when the environment asks for progress as text lines, for notebooks executed to be stored."""
+    return os.environ.get(TEXT_PROGRESS_ENV, "").strip().lower() not in ("", "0", "false", "no")
 
 
 @torch.no_grad()
@@ -140,11 +144,12 @@ def make_optimizer(model, config: Config, steps_per_epoch: int):
 
 
 def fit(config: Config, *, save_to: str | Path | None = None, device: str | None = None, progress: bool = True,
-        log=print, command: str | None = None, data_root: Path = DATA_DIR) -> History:
+        log=print, command: str | None = None, stop_after: int | None = None, data_root: Path = DATA_DIR) -> History:
     """Train `config` from scratch and return its History (with the trained model attached).
 
     save_to: the JSON path to save the History to (layout.run_path gives it), or None to save nothing.
     command: what made this run, recorded in the History (default: this process's command line).
+    stop_after: train only the first N epochs of the run (its schedule unchanged), e.g. to verify a stored run.
     """
     device = pick_device(device)
     if save_to is not None:
@@ -161,7 +166,7 @@ def fit(config: Config, *, save_to: str | Path | None = None, device: str | None
                       started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                       commit=origin["commit"], code_dirty=origin["code_dirty"], command=origin["command"])
     start = time.perf_counter()
-    for epoch in range(1, config.epochs + 1):
+    for epoch in range(1, min(config.epochs, stop_after or config.epochs) + 1):
         lr = optimizer.param_groups[0]["lr"]
         log(f"EPOCH: {epoch} LR: {lr:.6g}")
         epoch_start = time.perf_counter()

@@ -16,7 +16,8 @@ from pathlib import Path
 import torch
 
 from . import augment
-from .data import DATA_DIR, load_split, mean_std
+from .data import load_split, mean_std
+from .paths import DATA_DIR
 
 VAL_SIZE = 10_000  # the validation split holds out the last 10k training images
 

@@ -54,7 +54,10 @@ def library_versions() -> dict:
             "torchvision": torchvision.__version__, "numpy": np.__version__}
 
 
+# Taken once, when the package is imported: that is the code a process runs, even if files change later.
+AT_IMPORT = {"commit": git_commit(), "code_dirty": code_dirty()}
+
+
 def provenance(command: str | None = None) -> dict:
-    """{commit, code_dirty, command, versions} of the run about to start."""
-    return {"commit": git_commit(), "code_dirty": code_dirty(), "command": command or command_line(),
-            "versions": library_versions()}
+    """{commit, code_dirty, command, versions} of the run about to start (the code as it was when imported)."""
+    return {**AT_IMPORT, "command": command or command_line(), "versions": library_versions()}

@@ -1,0 +1,62 @@
+"""Sweeps: candidates built from their step, several seeds each, ranked by the worst seed."""
+
+import pytest
+
+from mnist_drill import sweeps
+from mnist_drill.config import STEPS, SWEEPS, Sweep
+from mnist_drill.results import History
+
+
+def make(seed, accs, params=5000, seconds=4.0):
+    return History(config={"name": "demo"}, seed=seed, params=params, device="cpu", versions={},
+                   epochs=[{"epoch": i + 1, "eval_acc": a, "seconds": seconds} for i, a in enumerate(accs)])
+
+
+def fifteen(low, rest=99.5):
+    """15 epochs at `rest`, with `low` in epoch 12 (inside the 10-15 window) and 90 in epoch 1 (outside it)."""
+    return [90.0] + [rest] * 10 + [low] + [rest] * 3
+
+
+def test_rows_rank_by_the_worst_seed_not_the_mean():
+    runs = {"high mean, one bad seed": [make(1, fifteen(99.30, 99.7)), make(2, fifteen(99.6, 99.7))],
+            "steady": [make(1, fifteen(99.42), params=4000), make(2, fifteen(99.45), params=4000)]}
+    rows = sweeps.sweep_rows(runs)
+    assert [r["label"] for r in rows] == ["steady", "high mean, one bad seed"]
+    assert rows[0]["worst_min"] == 99.42 and rows[0]["seeds_holding"] == 2
+    assert rows[1]["worst_min"] == 99.30 and rows[1]["seeds_holding"] == 1
+    assert rows[1]["mean"] > rows[0]["mean"]  # the mean would have ranked them the other way
+    assert rows[0]["window"] == [10, 15]  # epoch 1's 90 % lies outside the window
+
+
+def test_table_has_params_speed_worst_min_mean_and_seeds_holding():
+    rows = sweeps.sweep_rows({"a": [make(1, fifteen(99.41)), make(2, fifteen(99.38))]})
+    header, line = sweeps.format_sweep_table(rows).splitlines()
+    assert header.split()[:3] == ["candidate", "params", "s/epoch"] and "worst min 10-15" in header
+    assert line.split() == ["a", "5,000", "4.0", "99.38", "99.48", "1", "of", "2"]
+
+
+def test_candidates_are_their_step_plus_their_changes_on_the_validation_split():
+    configs = sweeps.candidates("frontier")
+    assert list(configs) == list(SWEEPS["frontier"].candidates)
+    base = STEPS[SWEEPS["frontier"].step]
+    for label, config in configs.items():
+        assert config.split == "val"
+        for field, value in SWEEPS["frontier"].candidates[label].items():
+            assert getattr(config, field) == value
+        assert config.lr == base.lr and config.scheduler == base.scheduler
+    assert all(c.lr == 0.1 for c in sweeps.candidates("frontier", {"lr": 0.1}).values())
+    with pytest.raises(ValueError, match="no sweep named 'nope'"):
+        sweeps.candidates("nope")
+
+
+def test_sweep_runs_every_candidate_with_every_seed_and_stores_them(mnist_root, tiny_config, tmp_path, monkeypatch):
+    monkeypatch.setitem(SWEEPS, "tiny", Sweep(3, {"a": {}, "b": {"arch": "C8 M C8 G"}}, "test"))
+    small = dict(epochs=1, train_subset=256, eval_subset=128, batch_size=64)
+    runs = sweeps.run_sweep("tiny", [1, 2], tmp_path, overrides=small, progress=False, log=lambda *_: None)
+    assert {label: [h.seed for h in hs] for label, hs in runs.items()} == {"a": [1, 2], "b": [1, 2]}
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.json")) == [
+        "a/seed1.json", "a/seed2.json", "b/seed1.json", "b/seed2.json", "summary.json"]
+    summary = sweeps.load_summary("tiny", tmp_path)
+    assert summary["sweep"] == "tiny" and summary["overrides"] == small and len(summary["rows"]) == 2
+    assert summary["command"] and len(summary["commits"][0]) == 40
+    assert {label: len(hs) for label, hs in sweeps.load_sweep("tiny", tmp_path).items()} == {"a": 2, "b": 2}
