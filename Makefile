@@ -25,11 +25,12 @@ run: data  ## train the last step for its full 15 epochs: per-epoch log, then th
 	$(PY) -m mnist_drill train $(if $(STEP),--step $(STEP))
 
 lint: setup
-	$(VENV)/bin/ruff check src tests benchmarks notebooks
+	$(VENV)/bin/ruff check src tests benchmarks tools notebooks
 
 test: data lint  ## unit tests, every notebook in smoke mode under nbval, then the final step's stored run re-checked
 	MNIST_DRILL_SMOKE=1 $(PY) -m pytest tests $(NOTEBOOKS) --nbval-lax --nbval-current-env \
 		--nbval-sanitize-with notebooks/sanitize.cfg -p no:cacheprovider
+	$(PY) tools/colab_check.py
 	$(PY) -m mnist_drill verify results/$(FINAL).json --epochs 2
 
 notebooks: data  ## re-execute all five notebooks in full, rewriting their outputs and results/

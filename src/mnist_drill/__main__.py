@@ -120,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sweep", help="a named sweep's candidates, several seeds each, on the validation split")
     p.add_argument("name", choices=sorted(cfg.SWEEPS), help="the sweep (config.SWEEPS)")
     common(p, step=False)
+    p.add_argument("--only", action="append", metavar="LABEL", help="run only this candidate (repeatable)")
     p.add_argument("--seeds", type=positive_int, default=3, help="seeds per candidate (default: 3)")
     p.add_argument("--first-seed", type=seed_number, default=1, help="seeds run from this one up (default: 1)")
 
@@ -152,8 +153,12 @@ def resolve(args, parser) -> None:
             from .models import build_model
             from .sweeps import candidates
 
-            for config in candidates(args.name, overrides).values():  # every candidate must be valid
+            configs = candidates(args.name, overrides)
+            for config in configs.values():  # every candidate must be valid
                 build_model(config)
+            unknown = sorted(set(args.only or []) - set(configs))
+            if unknown:
+                raise ValueError(f"sweep {args.name!r} has no candidate {unknown}; it has {list(configs)}")
         except ValueError as e:
             parser.error(str(e))
         args.tag = _tag(overrides)
@@ -267,7 +272,8 @@ def cmd_sweep(args) -> int:
     folder = None if args.smoke else layout.sweep_dir(args.name, args.tag)
     if folder is not None:
         check_writable(layout.summary_path(folder))
-    run_sweep(args.name, seeds, folder, overrides=args.override_dict, smoke=cfg.smoke if args.smoke else None,
+    run_sweep(args.name, seeds, folder, overrides=args.override_dict, only=args.only,
+              smoke=cfg.smoke if args.smoke else None,
               device=args.device, progress=not args.no_progress)
     return 0
 

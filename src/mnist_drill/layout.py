@@ -7,12 +7,11 @@ in separate places, so a scratch run can never overwrite a cited one.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from .paths import PROJECT_ROOT
+from .paths import PROJECT_ROOT, env_path
 
-RESULTS_DIR = Path(os.environ.get("MNIST_DRILL_RESULTS") or PROJECT_ROOT / "results")
+RESULTS_DIR = env_path("MNIST_DRILL_RESULTS", PROJECT_ROOT / "results")  # blank counts as unset
 
 # kind of run -> what it is
 KINDS = {

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from . import augment
-from .data import load_split, mean_std
+from .data import MnistTensors, load_split, mean_std
 from .paths import DATA_DIR
 
 VAL_SIZE = 10_000  # the validation split holds out the last 10k training images
@@ -126,8 +126,9 @@ def make_loaders(config, device, generator: torch.Generator, root: Path = DATA_D
                              generator=generator)
         evaluation = TensorLoader(*to_device(eval_images, eval_labels), 1000, mean, std)
     else:
-        train, evaluation = _torchvision_loaders(config, device, generator, root, mean, std,
-                                                 train_idx, eval_idx, eval_from_train)
+        train, evaluation = _torchvision_loaders(config, device, generator, mean, std,
+                                                 MnistTensors(train_images[train_idx], train_labels[train_idx]),
+                                                 MnistTensors(eval_images, eval_labels))
     return Loaders(train, evaluation, eval_name, mean, std)
 
 
@@ -150,9 +151,10 @@ class _DeviceLoader:
             yield x.to(self.device, non_blocking=non_blocking), y.to(self.device, non_blocking=non_blocking)
 
 
-def _torchvision_loaders(config, device, generator, root, mean, std, train_idx, eval_idx, eval_from_train):
-    from torch.utils.data import DataLoader, Subset
-    from torchvision import datasets, transforms
+def _torchvision_loaders(config, device, generator, mean, std, train_set, eval_set):
+    """The classic pipeline over the verified tensors (MnistTensors yields what datasets.MNIST yields)."""
+    from torch.utils.data import DataLoader
+    from torchvision import transforms
 
     normalize = [transforms.ToTensor(), transforms.Normalize((mean,), (std,))]
     if config.shift or config.scale:
@@ -163,15 +165,8 @@ def _torchvision_loaders(config, device, generator, root, mean, std, train_idx, 
         augmentation = [transforms.RandomRotation((-config.rotation_deg, config.rotation_deg), fill=(0,))]
     else:
         augmentation = []
-    train_tf = transforms.Compose(augmentation + normalize)
-    eval_tf = transforms.Compose(normalize)
-    train_set = Subset(datasets.MNIST(root, train=True, download=False, transform=train_tf), train_idx.tolist())
-    if eval_from_train:
-        eval_set = Subset(datasets.MNIST(root, train=True, download=False, transform=eval_tf), eval_idx.tolist())
-    else:
-        eval_set = datasets.MNIST(root, train=False, download=False, transform=eval_tf)
-        if config.eval_subset is not None:
-            eval_set = Subset(eval_set, range(config.eval_subset))
+    train_set.transform = transforms.Compose(augmentation + normalize)
+    eval_set.transform = transforms.Compose(normalize)
     cuda = torch.device(device).type == "cuda"
     kwargs = dict(num_workers=config.num_workers, pin_memory=cuda,
                   persistent_workers=config.num_workers > 0)

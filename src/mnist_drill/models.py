@@ -88,6 +88,19 @@ class DrillNet(nn.Module):
         return F.log_softmax(self.head(self.features(x)).flatten(1), dim=1)
 
 
+_MEANINGS = {"C": "3x3 conv block, no padding (the map shrinks by 2)", "P": "3x3 conv block, padding 1 (same size)",
+             "T": "1x1 conv block (mixes channels)", "M": "2x2 max-pool (halves the map)",
+             "G": "global average pooling, then a 1x1 conv to the 10 classes"}
+
+
+def describe_arch(arch: str) -> str:
+    """A legend for an arch string: each kind of token it uses, what it means."""
+    kinds = list(dict.fromkeys(kind for kind, _ in parse_arch(arch)))
+    lines = [f"{arch}   (a conv block is conv -> BatchNorm/ReLU; the number is its output channels)"]
+    lines += [f"  {kind + ('<n>' if kind in 'CPT' else ''):<5} {_MEANINGS[kind]}" for kind in kinds]
+    return "\n".join(lines)
+
+
 def build_model(config) -> DrillNet:
     return DrillNet(config.arch, config.dropout, config.block_order)
 

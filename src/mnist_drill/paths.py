@@ -1,14 +1,13 @@
-"""Where the project keeps its data and results.
+"""Where the project lives, and where it keeps MNIST (layout.py owns the results folder).
 
-Both default to folders at the project root (beside `pyproject.toml`) so that the CLI, the tests
-and the notebooks (which run from `notebooks/`) all share one copy; environment variables override.
+The data folder defaults to `data/` at the project root (beside `pyproject.toml`) so that the CLI, the
+tests and the notebooks (which run from `notebooks/`) share one copy; MNIST_DRILL_DATA overrides it.
 """
 
 import os
 from pathlib import Path
 
 DATA_ENV = "MNIST_DRILL_DATA"
-RESULTS_ENV = "MNIST_DRILL_RESULTS"
 
 
 def _project_root() -> Path:
@@ -30,4 +29,3 @@ def env_path(name: str, default: Path, environ=os.environ) -> Path:
 
 PROJECT_ROOT = _project_root()
 DATA_DIR = env_path(DATA_ENV, PROJECT_ROOT / "data")
-RESULTS_DIR = env_path(RESULTS_ENV, PROJECT_ROOT / "results")

@@ -45,6 +45,11 @@ def command_line() -> str:
     return shlex.join(["python", *argv]) if argv and argv[0] else "python"
 
 
+def notebook_command(name: str) -> str:
+    """What a notebook's stored run records as its command: the notebook, executed in full by `make notebooks`."""
+    return f"make notebooks (jupyter nbconvert --execute notebooks/{name}.ipynb)"
+
+
 def library_versions() -> dict:
     import numpy as np
     import torch

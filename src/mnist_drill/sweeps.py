@@ -33,12 +33,18 @@ def candidates(name: str, overrides: dict | None = None) -> dict[str, Config]:
 
 
 def run_sweep(name: str, seeds: list[int], folder: Path | None, *, overrides: dict | None = None,
-              smoke=None, device=None, progress: bool = True, log=print) -> dict[str, list[History]]:
-    """Train every candidate with every seed; save each run and the summary table into `folder` (None: nothing).
+              only: list[str] | None = None, smoke=None, device=None, progress: bool = True,
+              log=print) -> dict[str, list[History]]:
+    """Train every candidate (or those labelled in `only`) with every seed; save each run and the summary table
+    of every stored run of the sweep into `folder` (None: save nothing).
 
     smoke: a function applied to each candidate's config (a smoke run), or None.
     """
     configs = candidates(name, overrides)
+    unknown = sorted(set(only or []) - set(configs))
+    if unknown:
+        raise ValueError(f"sweep {name!r} has no candidate {unknown}; it has {list(configs)}")
+    configs = {label: c for label, c in configs.items() if not only or label in only}
     runs: dict[str, list[History]] = {label: [] for label in configs}
     jobs = [(label, seed) for label in configs for seed in seeds]
     bar = tqdm(jobs, desc=f"sweep {name}", disable=not progress)
