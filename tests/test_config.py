@@ -42,7 +42,10 @@ def test_format_diff_reads_like_the_change():
 
 @pytest.mark.parametrize("bad", [dict(epochs=0), dict(batch_size=-1), dict(dropout=1.0), dict(pipeline="x"),
                                  dict(split="train"), dict(scheduler="cosine"), dict(train_subset=0),
-                                 dict(ema=1.0), dict(ema=-0.1), dict(block_order="bn")])
+                                 dict(ema=1.0), dict(ema=-0.1), dict(block_order="bn"), dict(shift=0.5),
+                                 dict(scale=-0.1), dict(lr_points=((1.0, 1.0),)),
+                                 dict(lr_points=((0.0, 1.0), (0.0, 2.0))),
+                                 dict(lr_points=((0.0, -1.0),))])
 def test_bad_values_are_refused_with_the_field_named(bad):
     field = next(iter(bad))
     with pytest.raises(ValueError, match=field):
@@ -50,7 +53,10 @@ def test_bad_values_are_refused_with_the_field_named(bad):
 
 
 def test_dict_round_trip_and_unknown_fields():
+    import json
+
     assert Config.from_dict(STEP_5.to_dict()) == STEP_5
+    assert Config.from_dict(json.loads(json.dumps(STEP_5.to_dict()))) == STEP_5  # lr_points: lists back to tuples
     with pytest.raises(ValueError, match="unknown Config fields"):
         Config.from_dict({**STEP_5.to_dict(), "lrr": 1})
 
@@ -69,3 +75,13 @@ def test_variants_change_only_their_overrides_and_carry_their_name():
         variant(5, "huge")
     with pytest.raises(ValueError, match="step 1 has no variant 'small'; it has none"):
         variant(1, "small")
+
+
+def test_format_config_lists_every_field_on_its_own_line():
+    from dataclasses import fields
+
+    from mnist_drill.config import format_config
+
+    lines = format_config(STEP_1).splitlines()
+    assert lines[0] == "01_bn_gap:" and len(lines) == len(fields(Config))  # the name heads, every other field a line
+    assert any(line.split() == ["rotation_deg", "0.0"] for line in lines)

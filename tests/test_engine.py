@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import mnist_drill.fetch
+from mnist_drill.config import STEP_5 as STEP_5_LIKE
 from mnist_drill.engine import DeviceUnavailable, evaluate, fit, make_optimizer, pick_device, set_seed, weight_average
 from mnist_drill.loaders import make_loaders
 from mnist_drill.results import History, first_consistent_epoch, verdict
@@ -198,3 +199,18 @@ def test_results_path_that_cannot_be_written_fails_before_training(mnist_root, t
     with pytest.raises(ResultsUnwritable, match="cannot write results"):
         fit(tiny_config, save_to=blocker / "run.json", progress=False, log=lambda *_: None)
     assert not started
+
+
+def test_linear_schedule_follows_its_points_per_batch():
+    points = ((0.0, 0.25), (2.0, 1.0), (8.0, 0.1), (15.0, 0.0))
+    config = replace(STEP_5_LIKE, scheduler="linear", lr=0.2, lr_points=points)
+    optimizer, scheduler, per_batch = make_optimizer(torch.nn.Linear(1, 1), config, steps_per_epoch=10)
+    lrs = []
+    for _ in range(150):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert per_batch
+    assert lrs[0] == pytest.approx(0.05) and lrs[10] == pytest.approx(0.125) and lrs[20] == pytest.approx(0.2)
+    assert lrs[80] == pytest.approx(0.02) and lrs[115] == pytest.approx(0.02 * 0.5)  # halfway from epoch 8 to 15
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.0)

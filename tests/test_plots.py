@@ -119,3 +119,16 @@ def test_plot_frontier_draws_one_labelled_point_per_row_and_the_target():
     points = [line for line in ax.lines if line.get_marker() in ("o", "v")]
     assert [(p.get_xdata()[0], p.get_marker()) for p in points] == [(7568, "o"), (7568, "o"), (5680, "o"),
                                                                     (3000, "v")]
+
+
+def test_compare_shades_the_seeds_spread_of_the_steps_that_have_seeds():
+    import matplotlib.pyplot as plt
+
+    from mnist_drill.plots import plot_compare
+
+    runs = {"a": make(1, [99.3] * 10 + [99.5] * 5), "b": make(1, [99.2] * 15)}
+    summary = {"seeds": [1, 2], "per_epoch": [{"epoch": e, "min": 99.1, "max": 99.6} for e in range(1, 16)]}
+    fig = plot_compare(runs, spread={"a": summary})
+    ax = fig.axes[0]
+    assert len(ax.collections) == 1 and "a: 2 seeds, min-max" in [t.get_text() for t in ax.get_legend().texts]
+    plt.close(fig)

@@ -72,6 +72,8 @@ def override(text: str) -> tuple[str, object]:
         raise argparse.ArgumentTypeError(f"unknown Config field {name!r}; fields: {', '.join(_SETTABLE)}")
     kind, raw = _FIELD_TYPES[name], raw.strip()
     try:
+        if name == "lr_points":  # "0:0.25,2:1,8:0.1,15:0"
+            return name, tuple((float(e), float(f)) for e, f in (p.split(":") for p in raw.split(",")))
         if kind is bool:
             if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
                 raise ValueError
@@ -80,6 +82,9 @@ def override(text: str) -> tuple[str, object]:
             return name, None if raw.lower() == "none" else int(raw)
         return name, kind(raw)
     except ValueError:
+        if name == "lr_points":
+            raise argparse.ArgumentTypeError(f"lr_points takes epoch:factor pairs, e.g. 0:0.25,2:1,8:0.1,15:0; "
+                                             f"got {raw!r}") from None
         kind_name = getattr(kind, "__name__", str(kind))
         raise argparse.ArgumentTypeError(f"{name} takes a {kind_name}, got {raw!r}") from None
 

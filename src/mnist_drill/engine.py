@@ -140,6 +140,11 @@ def make_optimizer(model, config: Config, steps_per_epoch: int):
             pct_start=config.pct_start, div_factor=config.div_factor,
             final_div_factor=config.final_div_factor, anneal_strategy="cos")
         per_batch = True
+    elif config.scheduler == "linear":
+        epochs_at, factors = zip(*config.lr_points, strict=True)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: float(np.interp(step / steps_per_epoch, epochs_at, factors)))
+        per_batch = True
     return optimizer, scheduler, per_batch
 
 

@@ -129,11 +129,21 @@ def plot_misclassified(images, labels, preds, ncols: int = 8, title: str = "misc
 
 
 # --- several runs ---
-def plot_compare(histories: dict[str, History], title: str = "test accuracy per epoch, all steps"):
-    """Evaluation accuracy per epoch of several runs, zoomed on the target line."""
+def plot_compare(histories: dict[str, History], title: str = "test accuracy per epoch, all steps",
+                 spread: dict[str, dict] | None = None):
+    """Evaluation accuracy per epoch of several runs, zoomed on the target line.
+
+    spread: {name: seeds summary} for the runs whose step has seeds: their min-max band over the seeds is shaded.
+    """
     fig, ax = plt.subplots(figsize=(9, 5))
     _accuracy_panel(ax, {f"{name} ({h.params:,} params)": (h.column("epoch"), h.eval_acc, {})
                          for name, h in histories.items()})
+    lo = ax.get_ylim()[0]
+    for name, summary in (spread or {}).items():
+        color = next((line.get_color() for line in ax.lines if line.get_label().startswith(f"{name} (")), None)
+        rows = summary["per_epoch"]
+        ax.fill_between([r["epoch"] for r in rows], [max(r["min"], lo) for r in rows], [r["max"] for r in rows],
+                        color=color, alpha=0.15, lw=0, label=f"{name}: {len(summary['seeds'])} seeds, min-max")
     ax.set(title=title, xlabel="epoch")
     ax.legend(loc="lower right")
     fig.tight_layout()

@@ -158,15 +158,19 @@ def format_seeds_table(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def steps_table(histories: dict[str, History], markdown: bool = False) -> str:
-    """One row per run: parameters, best, last, first consistent epoch, seconds per epoch."""
-    header = ["step", "params", "best %", "last %", f"held >= {TARGET}% from", "s/epoch"]
+def steps_table(histories: dict[str, History], markdown: bool = False, summaries: dict[str, dict] | None = None) -> str:
+    """One row per run: parameters, best, last, first consistent epoch, seconds per epoch; and, for the runs
+    whose step has a seeds summary in `summaries` (by name), the worst seed's minimum over the last epochs."""
+    summaries = summaries or {}
+    header = ["step", "params", "best %", "last %", f"held >= {TARGET}% from", "s/epoch", "seeds: worst min, ep 10-15"]
     rows = []
     for name, h in histories.items():
         best, best_epoch = h.best()
         first = first_consistent_epoch(h)
+        seeds = summaries.get(name)
+        spread = (f"{seeds['worst_seed_min_last_epochs']:.2f} ({len(seeds['seeds'])} seeds)" if seeds else "-")
         rows.append([name, f"{h.params:,}", f"{best:.2f} (ep {best_epoch})", f"{h.eval_acc[-1]:.2f}",
-                     str(first) if first else "-", f"{h.seconds_per_epoch:.1f}"])
+                     str(first) if first else "-", f"{h.seconds_per_epoch:.1f}", spread])
     if markdown:
         out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         out += ["| " + " | ".join(r) + " |" for r in rows]
