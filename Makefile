@@ -9,7 +9,7 @@ STEP   ?=
 FINAL  := 05_one_cycle
 SEEDS  ?= 5
 
-.PHONY: setup data run test lint notebooks seeds bench report colab-check clean
+.PHONY: setup data run test lint notebooks seeds evidence bench report colab-check clean
 
 setup: $(STAMP)
 
@@ -43,8 +43,16 @@ notebooks: data  ## re-execute all five notebooks in full, rewriting their outpu
 seeds: data  ## every seed of one step (default: the last), summary in results/seeds/
 	$(PY) -m mnist_drill seeds --seeds $(SEEDS) $(if $(STEP),--step $(STEP))
 
+evidence: data  ## every cited test-set run, one after another (about 80 min here): seeds, notebooks, benchmarks
+	for step in 3 4 5; do $(PY) -m mnist_drill seeds --step $$step --seeds 5 || exit 1; done
+	for name in $(shell $(PY) -c "from mnist_drill.config import VARIANTS; print(*VARIANTS.get(5, {}))"); do \
+		$(PY) -m mnist_drill seeds --step 5 --variant $$name --seeds 5 || exit 1; \
+	done
+	$(MAKE) notebooks bench
+
 bench: data  ## speed: fast pipeline vs the classic torchvision DataLoader, side by side
 	$(PY) benchmarks/speed.py
+	$(PY) benchmarks/average.py
 
 report: setup
 	$(PY) -m mnist_drill report

@@ -121,3 +121,25 @@ def test_missing_and_bad_files_are_named(tmp_path):
     assert any(named in line and "a-idx1-ubyte (missing), b-idx3-ubyte (wrong md5)" in line for line in logs)
     message = _one_line(info)
     assert named in message and "a-idx1-ubyte (missing)" in message and "b-idx3-ubyte (wrong md5)" in message
+
+
+# --- commands ---
+
+@pytest.mark.parametrize("pipeline", ["fast", "torchvision"])
+def test_a_processed_cache_with_wrong_labels_cannot_be_trained_on_trains(mnist_root, tmp_path, pipeline):
+    """torchvision's MNIST class would read MNIST/processed/*.pt before the raw files: all labels 0 here."""
+    import torch
+
+    (tmp_path / "MNIST" / "raw").mkdir(parents=True)
+    for f in raw_dir(mnist_root).iterdir():  # the verified raw files, linked, not copied
+        (tmp_path / "MNIST" / "raw" / f.name).symlink_to(f)
+    processed = tmp_path / "MNIST" / "processed"
+    processed.mkdir()
+    for name, n in (("training.pt", 60_000), ("test.pt", 10_000)):
+        torch.save((torch.zeros(n, 28, 28, dtype=torch.uint8), torch.zeros(n, dtype=torch.int64)), processed / name)
+    env = {**os.environ, DATA_ENV: str(tmp_path), "MNIST_DRILL_RESULTS": str(tmp_path / "results")}
+    result = subprocess.run([sys.executable, "-m", "mnist_drill", "train", "--smoke", "--no-progress",
+                             "--pipeline", pipeline], capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-800:]
+    assert "(100.00%)" not in result.stdout and "held from epoch 1" not in result.stdout
+    assert "Test set: Average loss:" in result.stdout

@@ -71,3 +71,22 @@ def test_rotation_changes_training_images_but_not_labels(mnist_root):
     assert torch.equal(y0, y1) and not torch.allclose(x0, x1)
     background = (0 - rotated.mean) / rotated.std
     assert torch.isclose(x1[:, :, 0, 0], torch.tensor(background)).all()  # corners filled with background
+
+
+def test_affine_loader_draws_its_own_shift_and_zoom_per_image_seeded(mnist_root):
+    from mnist_drill import augment
+
+    config = replace(STEP_2, train_subset=64, eval_subset=10, batch_size=64)
+    rotated = make_loaders(config, "cpu", torch.Generator().manual_seed(3), mnist_root)
+    affine = make_loaders(replace(config, shift=0.1, scale=0.1), "cpu", torch.Generator().manual_seed(3), mnist_root)
+    again = make_loaders(replace(config, shift=0.1, scale=0.1), "cpu", torch.Generator().manual_seed(3), mnist_root)
+    (x0, y0), (x1, y1), (x2, _) = next(iter(rotated.train)), next(iter(affine.train)), next(iter(again.train))
+    assert torch.equal(y0, y1) and torch.equal(x1, x2) and not torch.allclose(x0, x1)
+    # the same draws by hand: the order, the angles (as rotation alone draws them), then shifts, then zooms
+    g = torch.Generator().manual_seed(3)
+    order = torch.randperm(64, generator=g)
+    angles = augment.random_angles(64, 7.0, g)
+    shifts, scales = augment.random_shifts(64, 0.1, 28, g), augment.random_scales(64, 0.1, g)
+    images = affine.train.images[order]
+    expected = (augment.affine(images, angles, shifts, scales) - affine.mean) / affine.std
+    assert torch.allclose(x1, expected, atol=1e-6)

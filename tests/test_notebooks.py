@@ -1,20 +1,24 @@
-"""The five notebooks tell the truth: each Result line matches the notebook's stored output and its
-results/ JSON, every code cell was executed in order, and the checked cells are marked for nbval.
+"""The five notebooks tell the truth and read well anywhere: each Result is the one `report` writes from the
+notebook's stored run, the stored log is that run, every code cell was executed in order, the checked cells are
+marked for nbval, and what is stored is plain text a static viewer can show (no widgets, no machine paths).
 """
 
+import json
 import re
 
 import nbformat
 import pytest
 
+from mnist_drill import layout
 from mnist_drill.config import STEPS
-from mnist_drill.paths import PROJECT_ROOT, RESULTS_DIR
-from mnist_drill.results import History, first_consistent_epoch
+from mnist_drill.paths import PROJECT_ROOT
+from mnist_drill.provenance import notebook_command
+from mnist_drill.report import RESULT_END, RESULT_START, load_seed_summaries, result_line
+from mnist_drill.results import History
 
 NOTEBOOKS = {n: PROJECT_ROOT / "notebooks" / f"{c.name}.ipynb" for n, c in STEPS.items()}
-RESULT = re.compile(r"(?P<params>[\d,]+) parameters · best (?P<best>[\d.]+) % \(epoch (?P<best_epoch>\d+)\) · "
-                    r"last epoch (?P<last>[\d.]+) % · ≥ 99\.4 % held from epoch (?P<held>\d+|never) · "
-                    r"(?P<seconds>[\d.]+) s per epoch")
+MAX_BYTES = 150_000
+MACHINE_PATH = re.compile(r"(/work/|/home/|/root/|/tmp/|[A-Z]:\\\\)")
 
 
 def outputs_text(cell) -> str:
@@ -32,47 +36,63 @@ def step(request):
     return request.param
 
 
-def test_notebook_exists_with_target_result_analysis(step):
-    nb = nbformat.read(NOTEBOOKS[step], as_version=4)
-    first = nb.cells[0]
+def read(step):
+    return nbformat.read(NOTEBOOKS[step], as_version=4)
+
+
+def test_notebook_opens_with_target_result_analysis(step):
+    first = read(step).cells[0]
     assert first.cell_type == "markdown"
-    for heading in ("**Target.**", "**Result.**", "**Analysis.**", "colab-badge.svg"):
+    for heading in ("**Target.**", RESULT_START, RESULT_END, "**Analysis.**", "colab-badge.svg"):
         assert heading in first.source, f"{NOTEBOOKS[step].name} lacks {heading}"
-    assert "PLACEHOLDER" not in first.source
 
 
 def test_code_cells_were_executed_top_to_bottom(step):
-    nb = nbformat.read(NOTEBOOKS[step], as_version=4)
-    counts = [c.execution_count for c in nb.cells if c.cell_type == "code"]
+    counts = [c.execution_count for c in read(step).cells if c.cell_type == "code"]
     assert None not in counts, "a code cell has no execution count: run the notebook top to bottom"
     assert counts == list(range(counts[0], counts[0] + len(counts)))
 
 
 def test_checked_cells_are_marked(step):
-    nb = nbformat.read(NOTEBOOKS[step], as_version=4)
-    marked = [c.source for c in nb.cells if c.cell_type == "code" and "# NBVAL_CHECK_OUTPUT" in c.source]
-    assert any("summary_text" in s for s in marked) and any("receptive_fields" in s for s in marked)
-    assert any("format_diff" in s or "print(config)" in s for s in marked)
+    marked = [c.source for c in read(step).cells if c.cell_type == "code" and "# NBVAL_CHECK_OUTPUT" in c.source]
+    assert any("summary_text" in s and "describe_arch" in s for s in marked)
+    assert any("receptive_fields" in s for s in marked)
+    assert any("format_diff" in s or "format_config" in s for s in marked)
 
 
-def test_result_line_matches_stored_output_and_results_json(step):
+def test_result_is_the_one_report_writes_from_the_stored_run(step):
     config = STEPS[step]
-    nb = nbformat.read(NOTEBOOKS[step], as_version=4)
-    match = RESULT.search(nb.cells[0].source)
-    assert match, f"{NOTEBOOKS[step].name}: Result line not in the expected form"
-    history = History.load(RESULTS_DIR / f"{config.name}.json")
-    best, best_epoch = history.best()
-    first = first_consistent_epoch(history)
-    assert int(match["params"].replace(",", "")) == history.params
-    assert float(match["best"]) == round(best, 2) and int(match["best_epoch"]) == best_epoch
-    assert float(match["last"]) == round(history.test_acc[-1], 2)
-    assert match["held"] == (str(first) if first else "never")
-    assert float(match["seconds"]) == round(history.seconds_per_epoch, 1)
-    # the stored output of the training cell is the run in results/
+    history = History.load(layout.run_path("notebook", config.name))
+    summary = {s["name"]: s for s in load_seed_summaries()}.get(config.name)
+    source = read(step).cells[0].source
+    block = source.split(RESULT_START, 1)[1].split(RESULT_END, 1)[0]
+    assert block == result_line(history, summary), "stale Result: run `python -m mnist_drill report`"
+
+
+def test_stored_log_is_the_stored_run_and_names_its_command(step):
+    config = STEPS[step]
+    nb = read(step)
+    history = History.load(layout.run_path("notebook", config.name))
+    assert history.command == notebook_command(config.name) and len(history.commit) == 40
+    assert history.code_dirty is False, "the stored run was made with uncommitted code"
     fit_cells = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("history = fit(")]
     log = outputs_text(fit_cells[0])
     assert "Full run" in outputs_text(next(c for c in nb.cells if "SMOKE = " in c.get("source", "")))
+    best, best_epoch = history.best()
     assert f"best {best:.2f}% at epoch {best_epoch}" in log and f"{history.params:,} params" in log
     for epoch in history.epochs:
-        line = f"Accuracy: {epoch['test_correct']}/{epoch['test_total']} ({epoch['test_acc']:.2f}%)"
+        line = f"Accuracy: {epoch['eval_correct']}/{epoch['eval_total']} ({epoch['eval_acc']:.2f}%)"
         assert line in log
+    assert log.count("100%|") == len(history.epochs)  # each epoch's finished bar, as text
+
+
+def test_stored_outputs_are_plain_text_for_any_viewer(step):
+    path = NOTEBOOKS[step]
+    assert path.stat().st_size < MAX_BYTES, f"{path.name}: {path.stat().st_size:,} bytes"
+    raw = json.loads(path.read_text())
+    assert "widgets" not in raw.get("metadata", {})
+    for cell in raw["cells"]:
+        for out in cell.get("outputs", []):
+            assert "application/vnd.jupyter.widget-view+json" not in out.get("data", {})
+            text = "".join(out.get("text", "")) + "".join(out.get("data", {}).get("text/plain", ""))
+            assert not MACHINE_PATH.search(text), f"{path.name}: a machine path in an output: {text[:200]}"

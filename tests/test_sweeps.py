@@ -41,9 +41,9 @@ def test_candidates_are_their_step_plus_their_changes_on_the_validation_split():
     base = STEPS[SWEEPS["frontier"].step]
     for label, config in configs.items():
         assert config.split == "val"
-        for field, value in SWEEPS["frontier"].candidates[label].items():
-            assert getattr(config, field) == value
-        assert config.lr == base.lr and config.scheduler == base.scheduler
+        changes = SWEEPS["frontier"].candidates[label]
+        assert {k: getattr(config, k) for k in changes} == changes
+        assert all(getattr(config, k) == getattr(base, k) for k in ("lr", "scheduler", "epochs") if k not in changes)
     assert all(c.lr == 0.1 for c in sweeps.candidates("frontier", {"lr": 0.1}).values())
     with pytest.raises(ValueError, match="no sweep named 'nope'"):
         sweeps.candidates("nope")
@@ -60,3 +60,17 @@ def test_sweep_runs_every_candidate_with_every_seed_and_stores_them(mnist_root, 
     assert summary["sweep"] == "tiny" and summary["overrides"] == small and len(summary["rows"]) == 2
     assert summary["command"] and len(summary["commits"][0]) == 40
     assert {label: len(hs) for label, hs in sweeps.load_sweep("tiny", tmp_path).items()} == {"a": 2, "b": 2}
+
+
+def test_every_stored_frontier_run_is_its_candidate_as_defined_now():
+    """The sweep's definitions may be rewritten (steps move on), but each must still name what was run."""
+    from dataclasses import replace
+
+    from mnist_drill.config import Config
+
+    configs = sweeps.candidates("frontier")
+    stored = sweeps.load_sweep("frontier")
+    assert set(stored) <= set(configs) and len(stored) >= 3
+    for label, runs in stored.items():
+        for h in runs:
+            assert Config.from_dict(h.config) == replace(configs[label], seed=h.seed), label

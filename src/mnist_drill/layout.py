@@ -69,8 +69,9 @@ def summary_path(folder: Path) -> Path:
     return folder / "summary.json"
 
 
-def benchmark_path() -> Path:
-    return RESULTS_DIR / "benchmark.json"
+def benchmark_path(name: str = "benchmark") -> Path:
+    """A benchmark's result: `make bench` writes benchmark.json; benchmarks/average.py benchmark_average.json."""
+    return RESULTS_DIR / f"{name}.json"
 
 
 def figure_path(name: str) -> Path:
