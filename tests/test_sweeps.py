@@ -58,7 +58,7 @@ def test_sweep_runs_every_candidate_with_every_seed_and_stores_them(mnist_root, 
         "a/seed1.json", "a/seed2.json", "b/seed1.json", "b/seed2.json", "summary.json"]
     summary = sweeps.load_summary("tiny", tmp_path)
     assert summary["sweep"] == "tiny" and summary["overrides"] == small and len(summary["rows"]) == 2
-    assert summary["command"] and len(summary["commits"][0]) == 40
+    assert summary["table_command"] and summary["run_commands"] and len(summary["commits"][0]) == 40
     assert {label: len(hs) for label, hs in sweeps.load_sweep("tiny", tmp_path).items()} == {"a": 2, "b": 2}
 
 

@@ -126,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", choices=sorted(cfg.SWEEPS), help="the sweep (config.SWEEPS)")
     common(p, step=False)
     p.add_argument("--only", action="append", metavar="LABEL", help="run only this candidate (repeatable)")
+    p.add_argument("--table", action="store_true", help="train nothing: print the table of the stored runs")
     p.add_argument("--seeds", type=positive_int, default=3, help="seeds per candidate (default: 3)")
     p.add_argument("--first-seed", type=seed_number, default=1, help="seeds run from this one up (default: 1)")
 
@@ -272,6 +273,11 @@ def cmd_sweep(args) -> int:
     from .engine import check_writable, pick_device
     from .sweeps import run_sweep
 
+    if args.table:
+        from .sweeps import write_table
+
+        write_table(args.name, layout.sweep_dir(args.name, args.tag), args.override_dict)
+        return 0
     pick_device(args.device)
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     folder = None if args.smoke else layout.sweep_dir(args.name, args.tag)

@@ -57,15 +57,23 @@ def run_sweep(name: str, seeds: list[int], folder: Path | None, *, overrides: di
                       save_to=folder / slug(label) / f"seed{seed}.json" if folder is not None else None)
         history.model = None
         runs[label].append(history)
-    if folder is not None:  # the table covers every stored seed, so running more seeds later adds to it
-        runs = load_sweep(name, folder)
+    if folder is None:
+        log(format_sweep_table(sweep_rows(runs)))
+        return runs
+    return write_table(name, folder, overrides, log=log)  # every stored seed: running more later adds to it
+
+
+def write_table(name: str, folder: Path | None = None, overrides: dict | None = None, log=print):
+    """Print the table of every stored run of sweep `name` and save it as the sweep's summary; trains nothing."""
+    folder = folder or sweep_dir(name)
+    runs = load_sweep(name, folder)
     rows = sweep_rows(runs)
     log(format_sweep_table(rows))
-    if folder is not None:
-        summary = {"sweep": name, "step": SWEEPS[name].step, "question": SWEEPS[name].question,
-                   "overrides": overrides or {}, "command": command_line(), "rows": rows,
-                   "commits": sorted({h.commit for hs in runs.values() for h in hs})}
-        log(f"Summary saved to {display(write_json(summary_path(folder), summary))}")
+    summary = {"sweep": name, "step": SWEEPS[name].step, "question": SWEEPS[name].question,
+               "overrides": overrides or {}, "rows": rows, "table_command": command_line(),
+               "run_commands": sorted({h.command for hs in runs.values() for h in hs}),
+               "commits": sorted({h.commit for hs in runs.values() for h in hs})}
+    log(f"Summary saved to {display(write_json(summary_path(folder), summary))}")
     return runs
 
 
