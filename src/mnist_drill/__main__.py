@@ -258,9 +258,10 @@ def cmd_seeds(args) -> int:
     pick_device(args.device)
     config = args.config
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-    cited = not args.tag and seeds == list(range(1, CITED_SEEDS + 1))
-    tag = args.tag if cited or args.tag else f"seeds-{seeds[0]}-{seeds[-1]}"
-    folder = None if args.smoke else layout.seeds_dir(config.name, config.split, "" if cited else tag)
+    # the cited folder holds seeds 1-5 of the step as defined; anything else is a scratch run, named by its changes
+    other_seeds = [] if seeds == list(range(1, CITED_SEEDS + 1)) else [f"seeds-{seeds[0]}-{seeds[-1]}"]
+    tag = "_".join(t for t in (args.tag, *other_seeds) if t)
+    folder = None if args.smoke else layout.seeds_dir(config.name, config.split, tag)
     if folder is not None:
         check_writable(layout.summary_path(folder))
         _announce(layout.summary_path(folder), "the stored seeds in")
