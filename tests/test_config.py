@@ -24,7 +24,7 @@ def test_chain_changes_one_idea_per_step():
     assert set(diff(STEP_1, STEP_2)) == {"rotation_deg"}
     assert set(diff(STEP_2, STEP_3)) == {"scheduler"}
     assert set(diff(STEP_3, STEP_4)) <= {"arch", "dropout", "block_order"}  # the model, and only the model
-    assert set(diff(STEP_4, STEP_5)) == {"scheduler", "lr", "nesterov", "ema", "shift", "scale"}  # the recipe
+    assert set(diff(STEP_4, STEP_5)) == {"scheduler", "lr", "nesterov", "ema"}  # the recipe
     assert "arch" not in diff(STEP_4, STEP_5)
 
 
@@ -69,9 +69,9 @@ def test_smoke_is_small():
 
 
 def test_variants_change_only_their_overrides_and_carry_their_name():
-    wide = variant(5, "7.6k")
-    assert wide.name == "05_one_cycle_7.6k"
-    assert diff(STEP_5, wide).keys() == VARIANTS[5]["7.6k"].keys() == {"arch"}
+    small = variant(5, "5.7k-affine")
+    assert small.name == "05_one_cycle_5.7k-affine"
+    assert diff(STEP_5, small).keys() == VARIANTS[5]["5.7k-affine"].keys() == {"arch", "shift", "scale"}
     with pytest.raises(ValueError, match="step 5 has no variant 'huge'; it has"):
         variant(5, "huge")
     with pytest.raises(ValueError, match="step 1 has no variant 'small'; it has none"):

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from mnist_drill.config import STEP_1, STEP_4, STEP_5, STEPS
+from mnist_drill.config import STEP_1, STEP_4, STEP_5, STEPS, variant
 from mnist_drill.models import (
     DrillNet,
     build_model,
@@ -26,7 +26,8 @@ def test_output_is_log_probabilities_per_class(step):
 def test_parameter_budgets():
     assert 9700 <= count_params(build_model(STEP_1)) < 10_000  # about the reference's 9,840
     assert all(count_params(build_model(c)) < 10_000 for c in STEPS.values())
-    assert count_params(build_model(STEP_4)) == count_params(build_model(STEP_5)) == 5_680 < 6000
+    assert count_params(build_model(STEP_4)) == count_params(build_model(STEP_5)) == 7_568 < 8000
+    assert count_params(build_model(variant(5, "5.7k-affine"))) == 5_680 < 6000
 
 
 def test_count_params_by_hand():
