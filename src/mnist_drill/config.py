@@ -86,7 +86,8 @@ class Config:
             raise ValueError("invalid Config: " + "; ".join(problems))
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The fields as plain JSON values (lr_points as lists), so a saved and re-read config compares equal."""
+        return {**asdict(self), "lr_points": [list(point) for point in self.lr_points]}
 
     @classmethod
     def from_dict(cls, data: dict) -> Config:
