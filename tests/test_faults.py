@@ -143,3 +143,28 @@ def test_a_processed_cache_with_wrong_labels_cannot_be_trained_on_trains(mnist_r
     assert result.returncode == 0, result.stderr[-800:]
     assert "(100.00%)" not in result.stdout and "held from epoch 1" not in result.stdout
     assert "Test set: Average loss:" in result.stdout
+
+
+def test_a_history_that_cannot_be_saved_is_kept_in_the_temp_folder(tmp_path, monkeypatch):
+    from mnist_drill.engine import save_history
+    from mnist_drill.errors import ResultsUnwritable
+    from mnist_drill.results import History
+
+    history = History(config={"name": "demo"}, seed=7, params=1, device="cpu", versions={},
+                      epochs=[{"epoch": 1, "eval_acc": 99.0}])
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    blocked = tmp_path / "full_disk" / "run.json"
+    real_save = History.save
+
+    def save(self, path):
+        if path == blocked:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(self, path)
+
+    monkeypatch.setattr(History, "save", save)
+    with pytest.raises(ResultsUnwritable) as info:
+        save_history(history, blocked)
+    message = _one_line(info)
+    kept = tmp_path / "mnist_drill_demo_seed7.json"
+    assert "No space left on device" in message and str(kept) in message
+    assert History.load(kept).epochs == history.epochs
