@@ -7,6 +7,8 @@ an unreachable MNIST or an unwritable results folder one line too (exit 1), neve
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
 import typing
 from dataclasses import fields, replace
@@ -14,8 +16,8 @@ from dataclasses import fields, replace
 from . import config as cfg
 from . import layout
 
-# torch and everything that imports it are imported inside the commands, so that even Ctrl-C during the
-# first second (while torch loads) ends with one line, not a traceback
+# torch is imported under `interrupt_deferred`, so that even Ctrl-C during the first seconds (while torch
+# loads) ends with one line, not a traceback
 
 MAX_SEED = 2**32 - 1  # NumPy's seeds are 32-bit
 CITED_SEEDS = 5  # `seeds --seeds 5` from seed 1 is what the README and notebooks cite
@@ -189,10 +191,30 @@ def _tag(overrides: dict) -> str:
     return "_".join(f"{k}-{v}" for k, v in sorted(overrides.items()))
 
 
+@contextlib.contextmanager
+def interrupt_deferred():
+    """Hold back SIGINT until the block ends, then raise it as KeyboardInterrupt.
+
+    A KeyboardInterrupt raised inside torch's C++ start-up (a pybind11 callback) is not catchable: the
+    process aborts with "terminate called after throwing ... KeyboardInterrupt" and exit -6.
+    """
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
 def main(argv=None) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
+        with interrupt_deferred():
+            import torch  # noqa: F401  (loaded here once, where an interrupt cannot abort it)
+            import torchvision  # noqa: F401
         if args.command in ("train", "seeds", "sweep"):
             resolve(args, parser)
         return COMMANDS[args.command](args)
