@@ -148,6 +148,13 @@ SWEEPS = {
         "5.7k, affine, average 0.9995": dict(arch=_SMALL, ema=0.9995, **_AFFINE),
         # the final step itself, after its affine form failed on test seed 5 with both the 5.7k and 7.6k models
         "7.6k, rotation (step 5)": dict(),
+        # round 5, for the must-goal (under 6,000 holding on 5 test seeds): the 5.7k recipe reads 99.31 % (worst
+        # seed) where the 7.6k step reads 99.36 %, and test reads ~0.05 above validation. The spare parameters
+        # under 6,000 spent on the last layer or the first one; softer targets; a mild weight decay
+        "5.96k (last layer 18), affine": dict(arch="C8 M C10 C12 C14 C18 G", **_AFFINE),
+        "5.6k (first layer 10), affine": dict(arch="C10 M C10 C12 C14 C14 G", **_AFFINE),
+        "5.7k, affine, label smoothing 0.1": dict(arch=_SMALL, label_smoothing=0.1, **_AFFINE),
+        "5.7k, affine, weight decay 1e-4": dict(arch=_SMALL, weight_decay=1e-4, **_AFFINE),
     }, "how few parameters hold 99.4 % on every seed, and with which augmentation and recipe"),
 }
 
