@@ -86,6 +86,22 @@ def test_weight_average_warms_up_then_follows_weights_and_batchnorm_statistics()
     assert average.module[1].num_batches_tracked == model[1].num_batches_tracked  # copied, not averaged
 
 
+def test_the_decay_is_a_cap_that_the_warm_up_reaches_late():
+    """Below (10 d - 1) / (1 - d) updates the warm-up decides alone: caps of 0.999 and 0.9995 average the same."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 1), torch.nn.BatchNorm2d(2))
+    averages = {d: weight_average(model, decay=d) for d in (0.999, 0.9995, 0.95)}
+    for _ in range(300):  # 300 updates: the warm-up's decay is 301/310 = 0.971, below 0.999 but above 0.95
+        with torch.no_grad():
+            model[0].weight.add_(torch.randn_like(model[0].weight))
+        for average in averages.values():
+            average.update_parameters(model)
+    weights = {d: a.module[0].weight for d, a in averages.items()}
+    assert torch.equal(weights[0.999], weights[0.9995])
+    assert not torch.allclose(weights[0.999], weights[0.95])
+    assert round((10 * 0.999 - 1) / (1 - 0.999)) == 8_990 > 15 * 469  # the cap is never reached in 15 epochs
+
+
 def test_fit_with_a_weight_average_reports_the_average(mnist_root, tiny_config):
     config = replace(tiny_config, ema=0.9)
     history = fit(config, save_to=None, progress=False, log=lambda *_: None)

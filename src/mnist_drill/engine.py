@@ -60,9 +60,14 @@ def weight_average(model: torch.nn.Module, decay: float) -> AveragedModel:
     """An exponential moving average of a model's weights and BatchNorm statistics, kept beside it.
 
     torch's AveragedModel does the bookkeeping (use_buffers=True averages the BN statistics too); the
-    update is get_ema_multi_avg_fn's lerp, with the decay warmed up as (1 + t) / (10 + t) for update t, so
-    the first epochs are not dominated by the early weights. Evaluating the average instead of the live
-    weights smooths out the last batches' noise.
+    update is get_ema_multi_avg_fn's lerp, with the decay of update t warmed up as min(decay, (1 + t) / (10 + t))
+    (TensorFlow's ExponentialMovingAverage with num_updates), so the first epochs are not dominated by the
+    early weights. Evaluating the average instead of the live weights smooths out the last batches' noise.
+
+    The warm-up reaches `decay` only at update t = (10 * decay - 1) / (1 - decay): 8,990 for 0.999, 4,490 for
+    0.998. A 15-epoch run at batch 128 has 7,035 updates (5,865 on the validation split), so with 0.999 or more
+    the cap is never reached and the average spans about t / 9 of the updates so far (about an epoch at epoch
+    10): decays of 0.999 and 0.9995 give the same run, digit for digit.
     """
 
     @torch.no_grad()
