@@ -56,18 +56,18 @@ def pick_device(requested: str | None = None) -> torch.device:
     return device
 
 
-def weight_average(model: torch.nn.Module, decay: float) -> AveragedModel:
+def weight_average(model: torch.nn.Module, decay: float, warm_up: float = 10.0) -> AveragedModel:
     """An exponential moving average of a model's weights and BatchNorm statistics, kept beside it.
 
     torch's AveragedModel does the bookkeeping (use_buffers=True averages the BN statistics too); the
-    update is get_ema_multi_avg_fn's lerp, with the decay of update t warmed up as min(decay, (1 + t) / (10 + t))
-    (TensorFlow's ExponentialMovingAverage with num_updates), so the first epochs are not dominated by the
-    early weights. Evaluating the average instead of the live weights smooths out the last batches' noise.
+    update is get_ema_multi_avg_fn's lerp, with the decay of update t warmed up as min(decay, (1 + t) / (w + t)),
+    w = `warm_up` (w = 10 is TensorFlow's ExponentialMovingAverage with num_updates), so the first epochs are not
+    dominated by the early weights; w = 1 is a constant decay. Evaluating the average instead of the live weights smooths out the last batches' noise.
 
-    The warm-up reaches `decay` only at update t = (10 * decay - 1) / (1 - decay): 8,990 for 0.999, 4,490 for
-    0.998. A 15-epoch run at batch 128 has 7,035 updates (5,865 on the validation split), so with 0.999 or more
-    the cap is never reached and the average spans about t / 9 of the updates so far (about an epoch at epoch
-    10): decays of 0.999 and 0.9995 give the same run, digit for digit.
+    The warm-up reaches `decay` only at update t = (w * decay - 1) / (1 - decay): with w = 10, 8,990 for 0.999 and
+    4,490 for 0.998; with w = 2, 998 for 0.999. A 15-epoch run at batch 128 has 7,035 updates (5,865 on the validation split), so with 0.999 or more
+    the cap is never reached with w = 10 and the average spans about t / 9 of the updates so far (about an epoch at
+    epoch 10): decays of 0.999 and 0.9995 give the same run, digit for digit. A smaller w reaches the cap early.
     """
 
     @torch.no_grad()
@@ -76,7 +76,7 @@ def weight_average(model: torch.nn.Module, decay: float) -> AveragedModel:
             torch._foreach_copy_(averaged, current)
             return
         t = int(num_averaged) + 1  # this update's number; the first update copies the weights
-        torch._foreach_lerp_(averaged, current, 1.0 - min(decay, (1 + t) / (10 + t)))
+        torch._foreach_lerp_(averaged, current, 1.0 - min(decay, (1 + t) / (warm_up + t)))
 
     average = AveragedModel(model, multi_avg_fn=ema_with_warm_up, use_buffers=True)
     average.module.eval().requires_grad_(False)
@@ -169,7 +169,7 @@ def fit(config: Config, *, save_to: str | Path | None = None, device: str | None
     loaders = make_loaders(config, device, generator, data_root)
     model = build_model(config).to(device)
     optimizer, scheduler, per_batch = make_optimizer(model, config, len(loaders.train))
-    average = weight_average(model, config.ema) if config.ema else None
+    average = weight_average(model, config.ema, config.ema_warmup) if config.ema else None
     evaluated = average.module if average else model  # what the test lines and the History report
     history = History(config=config.to_dict(), seed=config.seed, params=count_params(model),
                       device=_device_name(device), versions=origin["versions"], eval_name=loaders.eval_name,

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# What this project runs on a lent GPU machine (the `device` tool; see README, "On a GPU"). From a shallow clone of
+# HEAD, so that every History records its commit:
+#   1. the final step's full 15-epoch run on the GPU, alone (its seconds go into the README);
+#   2. a sweep's candidates on the validation split (default: "average"), one process per candidate, all at once;
+#      a process still running after SWEEP_SECONDS is stopped, and the seeds it finished are kept.
+# Everything comes back as $OUT/device_runs.tgz (results/ as the runs wrote it) plus one log per process.
+#
+#   git clone -q --depth 1 file://$PWD .devrepo      # here, before the call; .devrepo and data/ travel as `carry`
+#   bash .devrepo/tools/device_run.sh .devrepo       # there
+set -uo pipefail
+REPO=$(realpath "${1:-.devrepo}")
+SWEEP=${SWEEP:-average}
+SEEDS=${SEEDS:-5}
+SWEEP_SECONDS=${SWEEP_SECONDS:-400}
+DEVICE=${DEVICE:-cuda}
+OUT=${OUT:-/tmp/device_out}
+RESULTS=$(mktemp -d)
+mkdir -p "$OUT"
+export MNIST_DRILL_DATA=${MNIST_DRILL_DATA:-$(realpath "$REPO/../data")} PYTHONPATH=$REPO/src PYTHONUNBUFFERED=1
+export OMP_NUM_THREADS=1  # one thread per process: the GPU does the work, and the processes share the cores
+cd "$REPO" || exit 1
+git log -1 --format='commit %H %s' || echo "no git here: the Histories will record commit unknown"
+nvidia-smi -L 2>/dev/null
+python3 -c "import torch, torchvision; print('torch', torch.__version__, 'torchvision', torchvision.__version__)"
+
+echo "== final step, full run on $DEVICE"
+MNIST_DRILL_RESULTS=$RESULTS/final python3 -m mnist_drill train --device "$DEVICE" --no-progress ${FINAL_ARGS:-} \
+    2>&1 | tee "$OUT/final.log" | tail -4
+
+echo "== sweep $SWEEP: one process per candidate, $SEEDS seeds each, at most $SWEEP_SECONDS s"
+mapfile -t LABELS < <(python3 -c "from mnist_drill.config import SWEEPS; print(*SWEEPS['$SWEEP'].candidates, sep='\n')")
+for i in "${!LABELS[@]}"; do
+    MNIST_DRILL_RESULTS=$RESULTS/sweep timeout "$SWEEP_SECONDS" python3 -m mnist_drill sweep "$SWEEP" \
+        --only "${LABELS[$i]}" --seeds "$SEEDS" --device "$DEVICE" --no-progress ${SWEEP_ARGS:-} \
+        > "$RESULTS/sweep_$i.log" 2>&1 &
+done
+wait
+for i in "${!LABELS[@]}"; do echo "${LABELS[$i]}: $(grep -c '^--- ' "$RESULTS/sweep_$i.log") runs started"; done
+tar czf "$OUT/device_runs.tgz" -C "$RESULTS" .
+echo "done: $(tar tzf "$OUT/device_runs.tgz" | grep -c 'seed.*json$') Histories in $OUT/device_runs.tgz"
