@@ -3,7 +3,8 @@
 # HEAD, so that every History records its commit:
 #   1. the final step's full 15-epoch run on the GPU, alone (its seconds go into the README);
 #   2. a sweep's candidates on the validation split (default: "average"), one process per candidate, all at once;
-#      a process still running after SWEEP_SECONDS is stopped, and the seeds it finished are kept.
+#      a process still running after SWEEP_SECONDS is stopped, and the seeds it finished are kept. PER_SEED=1 runs
+#      one process per candidate and seed instead; FINAL=0 skips step 1.
 # Everything comes back as $OUT/device_runs.tgz (results/ as the runs wrote it) plus one log per process.
 #
 #   git clone -q --depth 1 file://$PWD .devrepo      # here, before the call; .devrepo and data/ travel as `carry`
@@ -24,18 +25,28 @@ git log -1 --format='commit %H %s' || echo "no git here: the Histories will reco
 nvidia-smi -L 2>/dev/null
 python3 -c "import torch, torchvision; print('torch', torch.__version__, 'torchvision', torchvision.__version__)"
 
-echo "== final step, full run on $DEVICE"
-MNIST_DRILL_RESULTS=$RESULTS/final python3 -m mnist_drill train --device "$DEVICE" --no-progress ${FINAL_ARGS:-} \
-    2>&1 | tee "$OUT/final.log" | tail -4
+if [ "${FINAL:-1}" != 0 ]; then
+    echo "== final step, full run on $DEVICE"
+    MNIST_DRILL_RESULTS=$RESULTS/final python3 -m mnist_drill train --device "$DEVICE" --no-progress ${FINAL_ARGS:-} \
+        2>&1 | tee "$OUT/final.log" | tail -4
+fi
 
 echo "== sweep $SWEEP: one process per candidate, $SEEDS seeds each, at most $SWEEP_SECONDS s"
 mapfile -t LABELS < <(python3 -c "from mnist_drill.config import SWEEPS; print(*SWEEPS['$SWEEP'].candidates, sep='\n')")
 for i in "${!LABELS[@]}"; do
-    MNIST_DRILL_RESULTS=$RESULTS/sweep timeout "$SWEEP_SECONDS" python3 -m mnist_drill sweep "$SWEEP" \
-        --only "${LABELS[$i]}" --seeds "$SEEDS" --device "$DEVICE" --no-progress ${SWEEP_ARGS:-} \
-        > "$RESULTS/sweep_$i.log" 2>&1 &
+    if [ "${PER_SEED:-0}" = 1 ]; then
+        for seed in $(seq 1 "$SEEDS"); do
+            MNIST_DRILL_RESULTS=$RESULTS/sweep timeout "$SWEEP_SECONDS" python3 -m mnist_drill sweep "$SWEEP" \
+                --only "${LABELS[$i]}" --first-seed "$seed" --seeds 1 --device "$DEVICE" --no-progress \
+                ${SWEEP_ARGS:-} > "$RESULTS/sweep_${i}_seed$seed.log" 2>&1 &
+        done
+    else
+        MNIST_DRILL_RESULTS=$RESULTS/sweep timeout "$SWEEP_SECONDS" python3 -m mnist_drill sweep "$SWEEP" \
+            --only "${LABELS[$i]}" --seeds "$SEEDS" --device "$DEVICE" --no-progress ${SWEEP_ARGS:-} \
+            > "$RESULTS/sweep_$i.log" 2>&1 &
+    fi
 done
 wait
-for i in "${!LABELS[@]}"; do echo "${LABELS[$i]}: $(grep -c '^--- ' "$RESULTS/sweep_$i.log") runs started"; done
+for i in "${!LABELS[@]}"; do echo "${LABELS[$i]}: $(cat "$RESULTS"/sweep_"$i"[._]*log | grep -c '^--- ') runs started"; done
 tar czf "$OUT/device_runs.tgz" -C "$RESULTS" .
 echo "done: $(tar tzf "$OUT/device_runs.tgz" | grep -c 'seed.*json$') Histories in $OUT/device_runs.tgz"
