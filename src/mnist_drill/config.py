@@ -177,8 +177,9 @@ SWEEPS = {
         "4.4k, affine, weight decay 1e-4": dict(arch="C8 M C8 C16 C16 G", weight_decay=1e-4, **_AFFINE),
     }, "how few parameters hold 99.4 % on every seed, and with which augmentation and recipe"),
     # Round 7, after round 6: the small models' weakest epochs are 10-13 and their average spans only about an epoch
-    # there (its warm-up never reaches the cap). Here the warm-up is w = 2, a plain mean of every update until the cap
-    # is reached (after 498 updates for 0.998, 998 for 0.999, 1,998 for 0.9995), then a moving average of that span.
+    # there (its warm-up never reaches the cap). Here the warm-up is w = 2, nearly a running mean of every update until
+    # the cap is reached (update t weighs 1 / (t + 2); the cap after 498 updates for 0.998, 998 for 0.999, 1,998 for
+    # 0.9995), then a moving average of that span.
     # Run on a lent GPU, five seeds per candidate (tools/device_run.sh), with two controls that keep w = 10.
     "average": Sweep(5, {
         "7.6k, rotation (step 5)": dict(),
