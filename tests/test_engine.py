@@ -9,6 +9,7 @@ import torch
 
 import mnist_drill.fetch
 from mnist_drill.config import STEP_5 as STEP_5_LIKE
+from mnist_drill.config import Config
 from mnist_drill.engine import DeviceUnavailable, evaluate, fit, make_optimizer, pick_device, set_seed, weight_average
 from mnist_drill.loaders import make_loaders
 from mnist_drill.results import History, first_consistent_epoch, verdict
@@ -100,6 +101,22 @@ def test_the_decay_is_a_cap_that_the_warm_up_reaches_late():
     assert torch.equal(weights[0.999], weights[0.9995])
     assert not torch.allclose(weights[0.999], weights[0.95])
     assert round((10 * 0.999 - 1) / (1 - 0.999)) == 8_990 > 15 * 469  # the cap is never reached in 15 epochs
+
+
+def test_a_smaller_warm_up_reaches_the_cap_early_and_one_means_a_constant_decay():
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 1, 1, bias=False))
+    average = {w: weight_average(model, decay=0.9, warm_up=w) for w in (1.0, 2.0, 10.0)}
+    for a in average.values():
+        a.update_parameters(model)  # update 1 copies the weights
+    start = model[0].weight.detach().clone()
+    with torch.no_grad():
+        model[0].weight.add_(1.0)
+    for a in average.values():
+        a.update_parameters(model)  # update 2: decay min(0.9, 3 / (w + 2))
+    for w, keep in ((1.0, 0.9), (2.0, 3 / 4), (10.0, 3 / 12)):
+        assert torch.allclose(average[w].module[0].weight, keep * start + (1 - keep) * (start + 1.0)), w
+    with pytest.raises(ValueError, match="ema_warmup must be >= 1"):
+        Config(ema_warmup=0.5)
 
 
 def test_fit_with_a_weight_average_reports_the_average(mnist_root, tiny_config):

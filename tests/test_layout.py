@@ -25,6 +25,10 @@ def test_scratch_folders_lie_apart_from_cited_ones():
     assert scratch.is_relative_to(RESULTS_DIR / "runs") and not scratch.is_relative_to(cited)
     assert layout.sweep_dir("frontier", tag="lr-0.1").is_relative_to(RESULTS_DIR / "runs")
     assert layout.summary_path(cited) == cited / "summary.json"
+    held_out = layout.seeds_dir("05_one_cycle", held_out=True)
+    assert held_out == RESULTS_DIR / "held-out" / "05_one_cycle" and held_out != cited
+    assert run_path("held-out", "05_one_cycle", seed=7) == held_out / "seed7.json"
+    assert layout.seeds_dir("05_one_cycle", tag="epochs-1", held_out=True) == scratch  # overrides stay scratch
 
 
 @pytest.mark.parametrize("args, message", [

@@ -21,6 +21,7 @@ from . import layout
 
 MAX_SEED = 2**32 - 1  # NumPy's seeds are 32-bit
 CITED_SEEDS = 5  # `seeds --seeds 5` from seed 1 is what the README and notebooks cite
+HELD_OUT_SEEDS = list(range(CITED_SEEDS + 1, 2 * CITED_SEEDS + 1))  # `--first-seed 6`: seeds no choice was made on
 
 
 def positive_int(text: str) -> int:
@@ -280,10 +281,12 @@ def cmd_seeds(args) -> int:
     pick_device(args.device)
     config = args.config
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-    # the cited folder holds seeds 1-5 of the step as defined; anything else is a scratch run, named by its changes
-    other_seeds = [] if seeds == list(range(1, CITED_SEEDS + 1)) else [f"seeds-{seeds[0]}-{seeds[-1]}"]
+    # the cited folders hold seeds 1-5 of the step as defined, and its held-out seeds 6-10; anything else is a scratch
+    # run, named by its changes
+    held_out = seeds == HELD_OUT_SEEDS
+    other_seeds = [] if seeds == list(range(1, CITED_SEEDS + 1)) or held_out else [f"seeds-{seeds[0]}-{seeds[-1]}"]
     tag = "_".join(t for t in (args.tag, *other_seeds) if t)
-    folder = None if args.smoke else layout.seeds_dir(config.name, config.split, tag)
+    folder = None if args.smoke else layout.seeds_dir(config.name, config.split, tag, held_out=held_out and not tag)
     if folder is not None:
         check_writable(layout.summary_path(folder))
         _announce(layout.summary_path(folder), "the stored seeds in")

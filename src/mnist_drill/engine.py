@@ -59,15 +59,16 @@ def pick_device(requested: str | None = None) -> torch.device:
 def weight_average(model: torch.nn.Module, decay: float, warm_up: float = 10.0) -> AveragedModel:
     """An exponential moving average of a model's weights and BatchNorm statistics, kept beside it.
 
-    torch's AveragedModel does the bookkeeping (use_buffers=True averages the BN statistics too); the
-    update is get_ema_multi_avg_fn's lerp, with the decay of update t warmed up as min(decay, (1 + t) / (w + t)),
-    w = `warm_up` (w = 10 is TensorFlow's ExponentialMovingAverage with num_updates), so the first epochs are not
-    dominated by the early weights; w = 1 is a constant decay. Evaluating the average instead of the live weights smooths out the last batches' noise.
+    torch's AveragedModel does the bookkeeping (use_buffers=True averages the BN statistics too); the update is
+    get_ema_multi_avg_fn's lerp, with the decay of update t warmed up as min(decay, (1 + t) / (w + t)), w = `warm_up`
+    (w = 10 is TensorFlow's ExponentialMovingAverage with num_updates), so the first epochs are not dominated by the
+    early weights; w = 1 is a constant decay. Evaluating the average instead of the live weights smooths out the
+    last batches' noise.
 
     The warm-up reaches `decay` only at update t = (w * decay - 1) / (1 - decay): with w = 10, 8,990 for 0.999 and
-    4,490 for 0.998; with w = 2, 998 for 0.999. A 15-epoch run at batch 128 has 7,035 updates (5,865 on the validation split), so with 0.999 or more
-    the cap is never reached with w = 10 and the average spans about t / 9 of the updates so far (about an epoch at
-    epoch 10): decays of 0.999 and 0.9995 give the same run, digit for digit. A smaller w reaches the cap early.
+    4,490 for 0.998; with w = 2, 998 for 0.999. A 15-epoch run at batch 128 has 7,035 updates (5,865 on the
+    validation split), so with w = 10 a cap of 0.999 or more is never reached and the average spans about t / 9 of
+    the updates so far (about an epoch at epoch 10): decays of 0.999 and 0.9995 give the same run, digit for digit.
     """
 
     @torch.no_grad()

@@ -17,6 +17,7 @@ RESULTS_DIR = env_path("MNIST_DRILL_RESULTS", PROJECT_ROOT / "results")  # blank
 KINDS = {
     "notebook": "a step's full run, made by its notebook (results/<name>.json)",
     "seeds": "one seed of `seeds` on a step or variant exactly as defined (results/[val/]seeds/<name>/)",
+    "held-out": "one of seeds 6-10 of a step as defined, run after every choice was made (results/held-out/<name>/)",
     "sweep": "one seed of one candidate of a named sweep, validation split (results/val/sweeps/<sweep>/)",
     "scratch": "anything else: `train`, and runs with overrides (results/runs/)",
 }
@@ -41,8 +42,8 @@ def run_path(kind: str, name: str, *, split: str = "test", seed: int | None = No
         return RESULTS_DIR / f"{name}.json"
     if seed is None:
         raise ValueError(f"a {kind} run needs its seed")
-    if kind == "seeds":
-        return seeds_dir(name, split) / f"seed{seed}.json"
+    if kind in ("seeds", "held-out"):
+        return seeds_dir(name, split, held_out=kind == "held-out") / f"seed{seed}.json"
     if kind == "sweep":
         if not sweep:
             raise ValueError("a sweep run needs the sweep's name")
@@ -51,11 +52,14 @@ def run_path(kind: str, name: str, *, split: str = "test", seed: int | None = No
     return RESULTS_DIR / "runs" / ("val" if split == "val" else "") / f"{stem}.json"
 
 
-def seeds_dir(name: str, split: str = "test", tag: str = "") -> Path:
-    """The folder of a seeds command: cited when `tag` is empty, scratch (results/runs/seeds/) otherwise."""
+def seeds_dir(name: str, split: str = "test", tag: str = "", held_out: bool = False) -> Path:
+    """The folder of a seeds command: cited when `tag` is empty, scratch (results/runs/seeds/) otherwise.
+
+    held_out: the step's held-out seeds (6-10), which no choice was made on, instead of seeds 1-5.
+    """
     if tag:
         return RESULTS_DIR / "runs" / "seeds" / ("val" if split == "val" else "") / f"{name}_{slug(tag)}"
-    return RESULTS_DIR / ("val" if split == "val" else "") / "seeds" / name
+    return RESULTS_DIR / ("val" if split == "val" else "") / ("held-out" if held_out else "seeds") / name
 
 
 def sweep_dir(sweep: str, tag: str = "") -> Path:

@@ -50,16 +50,17 @@ def cited_seed_configs() -> list:
     return configs
 
 
-def load_seed_summaries() -> list[dict]:
+def load_seed_summaries(held_out: bool = False) -> list[dict]:
+    """The stored `seeds` summaries of every step and variant: seeds 1-5, or the held-out seeds 6-10."""
     summaries = []
     for number, name, config in cited_seed_configs():
-        path = layout.summary_path(layout.seeds_dir(config.name))
+        path = layout.summary_path(layout.seeds_dir(config.name, held_out=held_out))
         if path.is_file():
-            command = seeds_command(number, name)
+            command = seeds_command(number, name) + (" --first-seed 6" if held_out else "")
             summary = _load_json(path, command)
             if "command" not in summary or "worst_seed_min_last_epochs" not in summary:
                 raise ReportError(f"{layout.display(path)} is from an older version; re-run `{command}`")
-            summaries.append({**summary, "path": layout.display(path)})
+            summaries.append({**summary, "path": layout.display(path), "held_out": held_out})
     return summaries
 
 
@@ -79,7 +80,8 @@ def frontier_rows(summaries: list[dict]) -> list[dict]:
     """One row per seeds summary: params against the worst seed's minimum over the last epochs."""
     rows = []
     for s in summaries:
-        rows.append({"label": s["name"], "params": s["params"], "seeds": len(s["seeds"]),
+        label = s["name"] + (" (seeds 6-10)" if s.get("held_out") else "")
+        rows.append({"label": label, "params": s["params"], "seeds": len(s["seeds"]),
                      "worst_min": s["worst_seed_min_last_epochs"], "margin": s["worst_seed_min_last_epochs"] - TARGET,
                      "window": s["window"], "holds": s["first_consistent_all"] is not None
                      and s["first_consistent_all"] <= len(s["per_epoch"]) - s["window"] + 1,
@@ -111,6 +113,7 @@ def render() -> str:
         raise ReportError(f"no step results in {layout.display(layout.results_dir())}; run the notebooks "
                           "(`make notebooks`) first")
     summaries = load_seed_summaries()
+    held_out = load_seed_summaries(held_out=True)
     # check everything can be read before the first figure is written
     bench_path = layout.benchmark_path()
     bench = _load_json(bench_path, "make bench") if bench_path.is_file() else None
@@ -123,17 +126,21 @@ def render() -> str:
     plt.close(fig)
     parts += [f"![test accuracy per epoch, all steps, with the seeds' spread]({layout.display(plot_path)})", ""]
     if summaries:
-        rows = frontier_rows(summaries)
+        rows = frontier_rows(summaries + held_out)
         fig = plot_frontier(rows, title="every run taken to the test set: worst seed's min over epochs 10-15")
         frontier_path = save_figure(fig, layout.figure_path("frontier"))
         plt.close(fig)
         parts += ["**The frontier**: every recipe taken to the test set, five seeds each; a row holds when every "
                   "seed is ≥ 99.4 % in every one of epochs 10-15, and the margin is how far its worst epoch of its "
-                  "worst seed sits above 99.4 % (0.01 = one test image).", "", format_frontier(rows), "",
+                  "worst seed sits above 99.4 % (0.01 = one test image). A row marked (seeds 6-10) is a step's "
+                  "held-out seeds, run after every choice was made.", "", format_frontier(rows), "",
                   f"![params against the worst seed's minimum]({layout.display(frontier_path)})", ""]
     for s in summaries:
         parts += [f"Seeds of `{s['name']}`, from `{s['command']}` (`{s['path']}`):", "",
                   "```", format_seeds_table(s), "```", ""]
+    for s in held_out:
+        parts += [f"Held-out seeds of `{s['name']}` (seeds 6-10, run after every choice was made), from "
+                  f"`{s['command']}` (`{s['path']}`):", "", "```", format_seeds_table(s), "```", ""]
     if bench is not None:
         parts += ["Speed, from `make bench` (`benchmarks/speed.py`, all rows measured in one run, "
                   f"`{layout.display(bench_path)}`; the two step-3 rows run {bench['rows'][0]['epochs']} epochs "
