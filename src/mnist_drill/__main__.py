@@ -283,10 +283,10 @@ def cmd_seeds(args) -> int:
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     # the cited folders hold seeds 1-5 of the step as defined, and its held-out seeds 6-10; anything else is a scratch
     # run, named by its changes
-    held_out = seeds == HELD_OUT_SEEDS
+    held_out = seeds == HELD_OUT_SEEDS and not args.tag
     other_seeds = [] if seeds == list(range(1, CITED_SEEDS + 1)) or held_out else [f"seeds-{seeds[0]}-{seeds[-1]}"]
     tag = "_".join(t for t in (args.tag, *other_seeds) if t)
-    folder = None if args.smoke else layout.seeds_dir(config.name, config.split, tag, held_out=held_out and not tag)
+    folder = None if args.smoke else layout.seeds_dir(config.name, config.split, tag, held_out=held_out)
     if folder is not None:
         check_writable(layout.summary_path(folder))
         _announce(layout.summary_path(folder), "the stored seeds in")
