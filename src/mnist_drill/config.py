@@ -201,7 +201,7 @@ SWEEPS = {
         "5.7k, rotation, weight decay 1e-4, average 0.999 w2": dict(arch=_SMALL, weight_decay=1e-4, ema_warmup=2.0),
     }, "does a longer weight average hold the small models through epochs 10-13"),
     # Round 8: the layout of the smallest published model, three padded blocks of three at 28, 14 and 7 pixels (slow on
-    # a CPU: about 2.5 times the final step's time per batch), with the step-5 recipe and round 6's affine and decay.
+    # a CPU: about 2.7 times the final step's time per batch), with the step-5 recipe and round 6's affine and decay.
     # Run on a lent GPU, one process per candidate and seed (tools/device_run.sh).
     "full-resolution": Sweep(5, {
         "3.7k, padded 4-8-8, affine, weight decay 1e-4": dict(_SMALL_WD, arch="P4 P4 P4 M P8 P8 P8 M P8 P8 P8 G"),
