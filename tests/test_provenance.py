@@ -38,3 +38,29 @@ def test_command_line_reads_like_what_was_typed(monkeypatch):
     assert provenance.command_line() == "python -m mnist_drill seeds --step 5 --set 'arch=C8 G'"
     monkeypatch.setattr(sys, "argv", ["benchmarks/speed.py", "--short-epochs", "2"])
     assert provenance.command_line() == "python benchmarks/speed.py --short-epochs 2"
+
+
+def test_every_stored_run_records_committed_clean_code():
+    """Each cited History (everything under results/ but the scratch folder) names a commit of this repository and
+    was made with no uncommitted change to the code: every stored number traces back to code anyone can check out."""
+    import json
+
+    from mnist_drill import layout
+
+    shallow = subprocess.run(["git", "rev-parse", "--is-shallow-repository"], cwd=provenance.PROJECT_ROOT,
+                             capture_output=True, text=True).stdout.strip() == "true"
+    histories = 0
+    for path in sorted(layout.RESULTS_DIR.rglob("*.json")):
+        if (layout.RESULTS_DIR / "runs") in path.parents:
+            continue
+        data = json.loads(path.read_text())
+        if not {"config", "epochs", "commit"} <= set(data):
+            continue  # a summary or a benchmark
+        histories += 1
+        assert data["code_dirty"] is False, f"{path}: made with uncommitted code"
+        assert len(data["commit"]) == 40, f"{path}: no commit recorded"
+        if not shallow:
+            known = subprocess.run(["git", "cat-file", "-e", data["commit"] + "^{commit}"],
+                                   cwd=provenance.PROJECT_ROOT, capture_output=True)
+            assert known.returncode == 0, f"{path}: commit {data['commit'][:10]} is not in this repository"
+    assert histories > 100
