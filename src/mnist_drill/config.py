@@ -170,7 +170,7 @@ SWEEPS = {
         "5.7k, affine, weight decay 1e-4, peak 0.1": dict(arch=_SMALL, weight_decay=1e-4, lr=0.1, **_AFFINE),
         # (a cap of 0.9995 turned out to change nothing: its three runs equal "weight decay 1e-4" digit for digit, as do
         # round 4's "average 0.9995" and "5.7k, affine" on their seeds, because the average's warm-up never reaches a
-        # cap of 0.999 or more in 15 epochs; see engine.weight_average. A longer average is still untried.)
+        # cap of 0.999 or more in 15 epochs; see engine.weight_average. A longer average: sweep "average", round 7.)
         "5.7k, affine, weight decay 1e-4, average 0.9995": dict(arch=_SMALL, weight_decay=1e-4, ema=0.9995, **_AFFINE),
         "5.96k (last layer 18), affine, weight decay 1e-4": dict(arch="C8 M C10 C12 C14 C18 G", weight_decay=1e-4,
                                                                  **_AFFINE),

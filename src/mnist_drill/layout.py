@@ -21,13 +21,16 @@ KINDS = {
     "sweep": "one seed of one candidate of a named sweep, validation split (results/val/sweeps/<sweep>/)",
     "scratch": "anything else: `train`, and runs with overrides (results/runs/)",
 }
-# Runs made on a lent GPU by tools/device_run.sh keep the same layout inside a results folder of their own, so they
-# never mix with this machine's: results/device/runs/ (the final step's full run), results/device/val/sweeps/.
-DEVICE_DIR = RESULTS_DIR / "device"
 
 
 def results_dir() -> Path:
     return RESULTS_DIR
+
+
+def device_dir() -> Path:
+    """Runs made on a lent GPU by tools/device_run.sh keep the same layout in a results folder of their own, so they
+    never mix with this machine's: results/device/runs/ (the final step's full run), results/device/val/sweeps/."""
+    return RESULTS_DIR / "device"
 
 
 def run_path(kind: str, name: str, *, split: str = "test", seed: int | None = None, sweep: str = "",
@@ -69,12 +72,12 @@ def sweep_dir(sweep: str, tag: str = "", device: bool = False) -> Path:
     """A sweep's folder: cited, scratch when `tag` is set, or the cited one of its GPU runs when `device`."""
     if tag:
         return RESULTS_DIR / "runs" / "sweeps" / f"{sweep}_{slug(tag)}"
-    return (DEVICE_DIR if device else RESULTS_DIR) / "val" / "sweeps" / sweep
+    return (device_dir() if device else RESULTS_DIR) / "val" / "sweeps" / sweep
 
 
 def device_run_path(name: str, seed: int = 1) -> Path:
     """The full run of a step on a lent GPU, as tools/device_run.sh stores it (`train --device cuda`)."""
-    return DEVICE_DIR / "runs" / f"{name}_seed{seed}.json"
+    return device_dir() / "runs" / f"{name}_seed{seed}.json"
 
 
 def summary_path(folder: Path) -> Path:
