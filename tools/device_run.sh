@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What this project runs on a lent GPU machine (the `device` tool; see README, "On a GPU"). From a shallow clone of
+# What this project runs on a lent GPU machine (README, Results: "On a GPU"; results/device/). From a shallow clone of
 # HEAD, so that every History records its commit:
 #   1. the final step's full 15-epoch run on the GPU, alone (its seconds go into the README);
 #   2. a sweep's candidates on the validation split (default: "average"), one process per candidate, all at once;

@@ -161,17 +161,17 @@ SWEEPS = {
         "5.96k (last layer 18), affine": dict(arch="C8 M C10 C12 C14 C18 G", **_AFFINE),
         "5.6k (first layer 10), affine": dict(arch="C10 M C10 C12 C14 C14 G", **_AFFINE),
         "5.7k, affine, label smoothing 0.1": dict(arch=_SMALL, label_smoothing=0.1, **_AFFINE),
-        "5.7k, affine, weight decay 1e-4": dict(arch=_SMALL, weight_decay=1e-4, **_AFFINE),
+        "5.7k, affine, weight decay 1e-4": dict(_SMALL_WD),
         # round 6: weight decay 1e-4 lifted the 5,680-parameter model from 99.31 % to 99.36 % (worst seed), level
         # with the 7,568-parameter step, and its mean by 0.05. On the test set it held on 3 of 5 seeds (seeds 4 and 5
         # below 99.4 % in epochs 10-13, while the LR is still a third of its peak), so: more decay, a lower peak, a
         # longer average, the spare parameters under 6,000; and the same decay on a model near 4,000
         "5.7k, affine, weight decay 3e-4": dict(arch=_SMALL, weight_decay=3e-4, **_AFFINE),
-        "5.7k, affine, weight decay 1e-4, peak 0.1": dict(arch=_SMALL, weight_decay=1e-4, lr=0.1, **_AFFINE),
+        "5.7k, affine, weight decay 1e-4, peak 0.1": dict(_SMALL_WD, lr=0.1),
         # (a cap of 0.9995 turned out to change nothing: its three runs equal "weight decay 1e-4" digit for digit, as do
         # round 4's "average 0.9995" and "5.7k, affine" on their seeds, because the average's warm-up never reaches a
         # cap of 0.999 or more in 15 epochs; see engine.weight_average. A longer average: sweep "average", round 7.)
-        "5.7k, affine, weight decay 1e-4, average 0.9995": dict(arch=_SMALL, weight_decay=1e-4, ema=0.9995, **_AFFINE),
+        "5.7k, affine, weight decay 1e-4, average 0.9995": dict(_SMALL_WD, ema=0.9995),
         "5.96k (last layer 18), affine, weight decay 1e-4": dict(arch="C8 M C10 C12 C14 C18 G", weight_decay=1e-4,
                                                                  **_AFFINE),
         "4.4k, affine, weight decay 1e-4": dict(arch="C8 M C8 C16 C16 G", weight_decay=1e-4, **_AFFINE),
@@ -184,7 +184,8 @@ SWEEPS = {
     # there (its warm-up never reaches the cap). Here the warm-up is w = 2, nearly a running mean of every update until
     # the cap is reached (update t weighs 1 / (t + 2); the cap after 498 updates for 0.998, 998 for 0.999, 1,998 for
     # 0.9995), then a moving average of that span.
-    # Run on a lent GPU, five seeds per candidate (tools/device_run.sh), with two controls that keep w = 10.
+    # Run on a lent GPU (tools/device_run.sh; 3-4 seeds per candidate finished in time), with two controls that keep
+    # w = 10; then the 7.6k and 5.7k candidates with w = 2 on this CPU, five seeds each.
     "average": Sweep(5, {
         "7.6k, rotation (step 5)": dict(),
         "5.7k, affine, weight decay 1e-4": dict(_SMALL_WD),
