@@ -11,6 +11,7 @@ from mnist_drill.models import (
     count_params,
     format_receptive_fields,
     receptive_fields,
+    separable_block,
     summary_text,
 )
 
@@ -34,6 +35,19 @@ def test_count_params_by_hand():
     # conv 3x3 1->4 without bias (36) + BN (8); head 4->10 (40)
     assert count_params(DrillNet("C4 G")) == 36 + 8 + 40
     assert count_params(conv_block(4, 6, 1)) == 24 + 12
+
+
+def test_separable_block_is_a_depthwise_then_a_pointwise_conv():
+    block = separable_block(4, 6, order="bn-relu")
+    depthwise, pointwise = block[0], block[1]
+    assert (depthwise.groups, depthwise.kernel_size, pointwise.kernel_size) == (4, (3, 3), (1, 1))
+    assert [type(m).__name__ for m in block] == ["Conv2d", "Conv2d", "BatchNorm2d", "ReLU"]
+    # depthwise 9 x 4 + pointwise 4 x 6 + BN 2 x 6, where a 3x3 conv block would cost 9 x 4 x 6 + 12
+    assert count_params(block) == 36 + 24 + 12
+    model = DrillNet("C4 D6 G")
+    assert count_params(model) == (36 + 8) + (36 + 24 + 12) + 60
+    assert [r["output"][1:] for r in receptive_fields(model)][:3] == [(26, 26), (24, 24), (24, 24)]
+    assert model(torch.randn(2, 1, 28, 28)).shape == (2, 10)
 
 
 def test_block_order_is_conv_relu_bn_dropout():

@@ -5,6 +5,8 @@ A spec is a space-separated list of tokens, read left to right:
         with order="bn-relu"), n output channels
   P<n>  3x3 conv block with padding 1 (keeps the size)
   T<n>  1x1 conv block (a transition that mixes channels cheaply)
+  D<n>  depthwise-separable 3x3 block, no padding: a 3x3 conv per input channel, then a 1x1 conv to n channels
+        (9 x in + in x n weights instead of 9 x in x n), then the BatchNorm/ReLU of a conv block
   M     2x2 max-pool
   G     global average pooling
 After G comes the head: a plain 1x1 conv to the 10 classes, in place of a fully connected layer.
@@ -25,7 +27,7 @@ from .config import BLOCK_ORDERS
 
 NUM_CLASSES = 10
 INPUT_SIZE = (1, 28, 28)
-_TOKEN = re.compile(r"^(?:(?P<kind>[CPT])(?P<channels>[1-9]\d*)|(?P<op>[MG]))$")
+_TOKEN = re.compile(r"^(?:(?P<kind>[CPTD])(?P<channels>[1-9]\d*)|(?P<op>[MG]))$")
 
 
 def conv_block(in_channels: int, out_channels: int, kernel_size: int = 3, padding: int = 0,
@@ -41,6 +43,15 @@ def conv_block(in_channels: int, out_channels: int, kernel_size: int = 3, paddin
     return nn.Sequential(*layers)
 
 
+def separable_block(in_channels: int, out_channels: int, dropout: float = 0.0,
+                    order: str = "relu-bn") -> nn.Sequential:
+    """A 3x3 depthwise conv (one filter per input channel, no padding) and a 1x1 conv to `out_channels`, with no
+    activation between them (Xception's form), then the BatchNorm/ReLU/dropout of `conv_block`."""
+    block = conv_block(in_channels, out_channels, 1, 0, dropout, order)
+    depthwise = nn.Conv2d(in_channels, in_channels, 3, groups=in_channels, bias=False)
+    return nn.Sequential(depthwise, *block)
+
+
 def parse_arch(arch: str) -> list[tuple[str, int]]:
     """Tokens of a spec as (kind, channels); channels is 0 for M and G. Raises ValueError."""
     tokens = arch.split()
@@ -50,7 +61,7 @@ def parse_arch(arch: str) -> list[tuple[str, int]]:
     for token in tokens:
         match = _TOKEN.match(token)
         if not match:
-            raise ValueError(f"bad token {token!r} in arch {arch!r}; use C<n>, P<n>, T<n>, M or G")
+            raise ValueError(f"bad token {token!r} in arch {arch!r}; use C<n>, P<n>, T<n>, D<n>, M or G")
         parsed.append((match["kind"], int(match["channels"])) if match["kind"] else (match["op"], 0))
     if [kind for kind, _ in parsed].count("G") != 1 or parsed[-1][0] != "G":
         raise ValueError(f"arch {arch!r} must end with exactly one G (global average pooling)")
@@ -71,6 +82,9 @@ class DrillNet(nn.Module):
             elif kind == "P":
                 layers.append(conv_block(channels, out_channels, 3, 1, dropout, order))
                 channels = out_channels
+            elif kind == "D":
+                layers.append(separable_block(channels, out_channels, dropout, order))
+                channels, size = out_channels, size - 2
             elif kind == "T":
                 layers.append(conv_block(channels, out_channels, 1, 0, dropout, order))
                 channels = out_channels
@@ -89,7 +103,9 @@ class DrillNet(nn.Module):
 
 
 _MEANINGS = {"C": "3x3 conv block, no padding (the map shrinks by 2)", "P": "3x3 conv block, padding 1 (same size)",
-             "T": "1x1 conv block (mixes channels)", "M": "2x2 max-pool (halves the map)",
+             "T": "1x1 conv block (mixes channels)",
+             "D": "depthwise-separable 3x3 block: a 3x3 conv per channel, then a 1x1 conv (the map shrinks by 2)",
+             "M": "2x2 max-pool (halves the map)",
              "G": "global average pooling, then a 1x1 conv to the 10 classes"}
 
 
@@ -97,7 +113,7 @@ def describe_arch(arch: str) -> str:
     """A legend for an arch string: each kind of token it uses, what it means."""
     kinds = list(dict.fromkeys(kind for kind, _ in parse_arch(arch)))
     lines = [f"{arch}   (a conv block is conv -> BatchNorm/ReLU; the number is its output channels)"]
-    lines += [f"  {kind + ('<n>' if kind in 'CPT' else ''):<5} {_MEANINGS[kind]}" for kind in kinds]
+    lines += [f"  {kind + ('<n>' if kind in 'CPTD' else ''):<5} {_MEANINGS[kind]}" for kind in kinds]
     return "\n".join(lines)
 
 
