@@ -219,6 +219,12 @@ SWEEPS = {
         "4.5k, separable 24-32-32-32, affine, weight decay 1e-4": dict(_SMALL_WD, arch="C8 M D24 D32 D32 D32 G"),
         "5.5k, conv 12 then separable 24-32-32-32, affine, weight decay 1e-4": dict(
             _SMALL_WD, arch="C8 M C12 D24 D32 D32 D32 G"),
+        # round 10b: separable blocks put 4,520 parameters level with the 5,680-parameter conv model (worst seed 99.34
+        # against 99.36 %, mean 99.40 against 99.42 %) and 3,640 above the 4,360-parameter one (99.22 against 99.18).
+        # The budget under 6,000 spent on a fifth block (receptive field 28 instead of 24) or on wider last blocks
+        "5.9k, separable 24-32-32-32-32, affine, weight decay 1e-4": dict(_SMALL_WD, arch="C8 M D24 D32 D32 D32 D32 G"),
+        "5.95k, separable 24-32-40-48, affine, weight decay 1e-4": dict(_SMALL_WD, arch="C8 M D24 D32 D40 D48 G"),
+        "5.5k, separable 16-32-40-48, affine, weight decay 1e-4": dict(_SMALL_WD, arch="C8 M D16 D32 D40 D48 G"),
     }, "do depthwise-separable blocks hold 99.4 % with fewer parameters"),
 }
 
