@@ -10,7 +10,16 @@ import torch
 import mnist_drill.fetch
 from mnist_drill.config import STEP_5 as STEP_5_LIKE
 from mnist_drill.config import Config
-from mnist_drill.engine import DeviceUnavailable, evaluate, fit, make_optimizer, pick_device, set_seed, weight_average
+from mnist_drill.engine import (
+    DeviceUnavailable,
+    evaluate,
+    fit,
+    make_optimizer,
+    pick_device,
+    refreshed_batchnorm,
+    set_seed,
+    weight_average,
+)
 from mnist_drill.loaders import make_loaders
 from mnist_drill.results import History, first_consistent_epoch, verdict
 
@@ -128,6 +137,41 @@ def test_fit_with_a_weight_average_reports_the_average(mnist_root, tiny_config):
     plain = fit(tiny_config, save_to=None, progress=False, log=lambda *_: None)
     assert plain.column("train_loss") == history.column("train_loss")  # averaging never changes training
     assert plain.model is not history.model
+
+
+def test_refreshed_batchnorm_is_a_copy_whose_statistics_are_the_images_own():
+    from mnist_drill.models import DrillNet
+
+    torch.manual_seed(0)
+    model = DrillNet("C4 G", dropout=0.5, order="bn-relu").eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    images = torch.randn(300, 1, 28, 28)
+    batches = [(images[:150], None), (images[150:], None)]
+    rng = torch.get_rng_state()
+    fresh = refreshed_batchnorm(model, batches)
+    assert torch.equal(torch.get_rng_state(), rng)  # dropout stayed off: no random number drawn
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())  # the original is untouched
+    assert not fresh.training and fresh is not model
+    conv_out = model.features[0][0](images)  # the conv before the BatchNorm
+    norm = fresh.features[0][1]
+    assert torch.allclose(norm.running_mean, conv_out.mean((0, 2, 3)), atol=1e-5)  # a plain mean of the batches
+    halves = [conv_out[:150].var((0, 2, 3)), conv_out[150:].var((0, 2, 3))]
+    assert torch.allclose(norm.running_var, (halves[0] + halves[1]) / 2, rtol=1e-3)
+    assert torch.equal(fresh.features[0][0].weight, model.features[0][0].weight)
+
+
+def test_fit_with_bn_refresh_trains_the_same_and_evaluates_the_refreshed_copy(mnist_root, tiny_config):
+    config = replace(tiny_config, ema=0.9)
+    plain = fit(config, save_to=None, progress=False, log=lambda *_: None)
+    refreshed = fit(replace(config, bn_refresh=300), save_to=None, progress=False, log=lambda *_: None)
+    assert refreshed.column("train_loss") == plain.column("train_loss")  # training is untouched
+    loaders = make_loaders(replace(config, bn_refresh=300), "cpu", torch.Generator().manual_seed(0), mnist_root)
+    assert loaders.bn_images.num_samples == 300
+    _, correct, _ = evaluate(refreshed.model, loaders.eval)
+    assert correct == refreshed.epochs[-1]["eval_correct"]
+    norm = next(m for m in refreshed.model.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    plain_norm = next(m for m in plain.model.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    assert not torch.allclose(norm.running_mean, plain_norm.running_mean)
 
 
 def test_first_consistent_epoch():

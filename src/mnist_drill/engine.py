@@ -4,6 +4,7 @@ device choice. Logs what the seed's notebooks logged, so runs compare line by li
 
 from __future__ import annotations
 
+import copy
 import os
 import random
 import time
@@ -82,6 +83,24 @@ def weight_average(model: torch.nn.Module, decay: float, warm_up: float = 10.0) 
     average = AveragedModel(model, multi_avg_fn=ema_with_warm_up, use_buffers=True)
     average.module.eval().requires_grad_(False)
     return average
+
+
+@torch.no_grad()
+def refreshed_batchnorm(model: torch.nn.Module, loader) -> torch.nn.Module:
+    """A copy of `model` whose BatchNorm statistics are recomputed from `loader`'s images; `model` is left as it is.
+
+    The statistics become a plain mean over the batches (momentum None, as torch.optim.swa_utils.update_bn does), and
+    only the BatchNorm layers run in training mode, so dropout draws nothing and no random number is used.
+    """
+    fresh = copy.deepcopy(model).eval()
+    norms = [m for m in fresh.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None
+        norm.train()
+    for x, _ in loader:
+        fresh(x)
+    return fresh.eval()
 
 
 def train_epoch(model, loader, optimizer, scheduler=None, label_smoothing=0.0, progress=True, average=None):
@@ -172,6 +191,7 @@ def fit(config: Config, *, save_to: str | Path | None = None, device: str | None
     optimizer, scheduler, per_batch = make_optimizer(model, config, len(loaders.train))
     average = weight_average(model, config.ema, config.ema_warmup) if config.ema else None
     evaluated = average.module if average else model  # what the test lines and the History report
+    evaluated_now = evaluated  # with config.bn_refresh: a copy with its own BatchNorm statistics, made every epoch
     history = History(config=config.to_dict(), seed=config.seed, params=count_params(model),
                       device=_device_name(device), versions=origin["versions"], eval_name=loaders.eval_name,
                       started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -183,7 +203,9 @@ def fit(config: Config, *, save_to: str | Path | None = None, device: str | None
         epoch_start = time.perf_counter()
         train_loss, train_acc = train_epoch(model, loaders.train, optimizer, scheduler if per_batch else None,
                                             config.label_smoothing, progress, average)
-        eval_loss, correct, total = evaluate(evaluated, loaders.eval)
+        if loaders.bn_images is not None:
+            evaluated_now = refreshed_batchnorm(evaluated, loaders.bn_images)
+        eval_loss, correct, total = evaluate(evaluated_now, loaders.eval)
         if scheduler is not None and not per_batch:
             scheduler.step()
         seconds = time.perf_counter() - epoch_start
@@ -195,7 +217,7 @@ def fit(config: Config, *, save_to: str | Path | None = None, device: str | None
                                "eval_loss": eval_loss, "eval_acc": eval_acc, "eval_correct": correct,
                                "eval_total": total, "seconds": seconds})
     history.total_seconds = time.perf_counter() - start
-    history.model = evaluated
+    history.model = evaluated_now
     log(verdict(history))
     if save_to is not None:
         log(f"History saved to {display(save_history(history, Path(save_to)))}")

@@ -29,6 +29,7 @@ class Loaders:
     eval_name: str  # "Test" or "Validation", for the log lines
     mean: float
     std: float
+    bn_images: object = None  # the first config.bn_refresh training images, not augmented, for BatchNorm statistics
 
 
 def split_indices(split: str, num_train: int = 60_000, train_subset=None, eval_subset=None):
@@ -129,7 +130,12 @@ def make_loaders(config, device, generator: torch.Generator, root: Path = DATA_D
         train, evaluation = _torchvision_loaders(config, device, generator, mean, std,
                                                  MnistTensors(train_images[train_idx], train_labels[train_idx]),
                                                  MnistTensors(eval_images, eval_labels))
-    return Loaders(train, evaluation, eval_name, mean, std)
+    bn_images = None
+    if config.bn_refresh:
+        count = min(config.bn_refresh, len(train_idx))
+        bn_images = TensorLoader(train_images[train_idx[:count]].unsqueeze(1).to(device, torch.float32) / 255.0,
+                                 train_labels[train_idx[:count]].to(device), 1000, mean, std)
+    return Loaders(train, evaluation, eval_name, mean, std, bn_images)
 
 
 class _DeviceLoader:
