@@ -26,9 +26,9 @@ from mnist_drill.provenance import provenance
 class HandWrittenAverage:
     """The project's EMA before it moved to AveragedModel (kept here as the 'before' of the measurement)."""
 
-    def __init__(self, model: torch.nn.Module, decay: float):
+    def __init__(self, model: torch.nn.Module, decay: float, warm_up: float = 10.0):  # engine.weight_average's call
         self.module = copy.deepcopy(model).eval().requires_grad_(False)
-        self.decay, self.updates = decay, 0
+        self.decay, self.warm_up, self.updates = decay, warm_up, 0
         pairs = [(a, m) for a, m in zip(self.module.state_dict().values(), model.state_dict().values(), strict=True)
                  if a.is_floating_point()]
         self._averaged, self._live = [a for a, _ in pairs], [m for _, m in pairs]
@@ -36,7 +36,7 @@ class HandWrittenAverage:
     @torch.no_grad()
     def update_parameters(self, model) -> None:
         self.updates += 1
-        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        decay = min(self.decay, (1 + self.updates) / (self.warm_up + self.updates))
         torch._foreach_lerp_(self._averaged, self._live, 1.0 - decay)
 
 

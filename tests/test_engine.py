@@ -292,3 +292,24 @@ def test_linear_schedule_follows_its_points_per_batch():
     assert lrs[0] == pytest.approx(0.05) and lrs[10] == pytest.approx(0.125) and lrs[20] == pytest.approx(0.2)
     assert lrs[80] == pytest.approx(0.02) and lrs[115] == pytest.approx(0.02 * 0.5)  # halfway from epoch 8 to 15
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.0)
+
+
+def test_the_benchmarks_hand_written_average_takes_the_engines_arguments_and_matches_it():
+    """benchmarks/average.py swaps its 'before' EMA in for engine.weight_average: it must take the same call."""
+    import importlib.util
+    import inspect
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "average.py"
+    spec = importlib.util.spec_from_file_location("bench_average", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    engine_params = list(inspect.signature(weight_average).parameters)
+    assert list(inspect.signature(bench.HandWrittenAverage).parameters) == engine_params
+    model = torch.nn.Linear(3, 2)
+    before = bench.HandWrittenAverage(model, 0.9, 3.0)  # positionally, as engine.fit calls weight_average
+    start = model.weight.detach().clone()
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    before.update_parameters(model)  # update 1 with warm-up 3: decay min(0.9, 2 / 4) = 0.5
+    assert torch.allclose(before.module.weight, start + 0.5)
