@@ -53,7 +53,8 @@ class Config:
     ema_warmup: float = 10.0
     # before each evaluation, recompute the evaluated model's BatchNorm statistics on a copy, from this many training
     # images (the first N of the training split, not augmented; 0 = off): the average's weights blend about an epoch
-    # of updates, and its BN statistics are an average of statistics that the live weights produced, not its own
+    # of updates, and its BN statistics are an average of statistics that the live weights produced, not its own.
+    # Training is untouched. Sweep "batchnorm" (round 11) found no help; it stays so that those runs reproduce
     bn_refresh: int = 0
     seed: int = 1
 
@@ -218,7 +219,8 @@ SWEEPS = {
     # Round 10: every round so far moved the worst seed by less than the noise between two machines (0.07 %), so a
     # larger change: depthwise-separable blocks (models.separable_block), which cost 9 x in + in x out weights where a
     # 3x3 conv costs 9 x in x out, so the same parameters buy two to three times the channels after the pool. Round
-    # 6's recipe (affine, weight decay 1e-4); on this CPU a batch costs 1.3-1.8 times the 5,680-parameter model's.
+    # 6's recipe (affine, weight decay 1e-4). Each block is two convolutions, so an epoch is slower on this CPU:
+    # about 8 s against about 6 s for the 5,680-parameter model in the sweep tables.
     "separable": Sweep(5, {
         "5.7k, affine, weight decay 1e-4": dict(_SMALL_WD),
         "3.6k, separable 16-24-32-32, affine, weight decay 1e-4": dict(_SMALL_WD, arch="C8 M D16 D24 D32 D32 G"),
