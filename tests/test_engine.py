@@ -294,7 +294,7 @@ def test_linear_schedule_follows_its_points_per_batch():
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.0)
 
 
-def test_the_benchmarks_hand_written_average_takes_the_engines_arguments_and_matches_it():
+def test_the_benchmarks_hand_written_average_takes_the_engines_arguments_and_warm_up():
     """benchmarks/average.py swaps its 'before' EMA in for engine.weight_average: it must take the same call."""
     import importlib.util
     import inspect
