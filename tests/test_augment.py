@@ -7,7 +7,7 @@ import torchvision.transforms.functional as TF
 from PIL import Image
 from torchvision.transforms import InterpolationMode
 
-from mnist_drill.augment import affine, random_angles, random_scales, random_shifts, rotate
+from mnist_drill.augment import affine, random_angles, random_scales, random_shifts, rotate, shift
 
 # Tolerances: against torchvision's tensor rotate (same grid, same bilinear sampling) the difference is
 # float rounding, so 1e-5 on pixels in [0, 1]. Against PIL's nearest-neighbour rotate (the classic
@@ -116,3 +116,18 @@ def test_random_shifts_and_scales_are_whole_pixels_bounded_and_seeded():
     assert torch.equal(shifts, shifts.round()) and shifts.abs().max() == 3  # round(uniform(-2.8, 2.8))
     scales = random_scales(2000, 0.1, torch.Generator().manual_seed(5))
     assert scales.min() >= 0.9 and scales.max() <= 1.1 and scales.min() < 0.91 and scales.max() > 1.09
+
+
+@pytest.mark.parametrize("dx,dy", [(1, 0), (-1, 0), (0, 2), (0, -2), (3, -1)])
+def test_shift_matches_torchvision_affine_translation_with_the_fill(digits, dx, dy):
+    moved = shift(digits, dx, dy, fill=-0.5)
+    for image, result in zip(digits, moved, strict=True):
+        expected = TF.affine(image, angle=0.0, translate=[dx, dy], scale=1.0, shear=[0.0], fill=-0.5)
+        assert torch.equal(result, expected)
+
+
+def test_shift_refuses_a_shift_out_of_view_and_a_wrong_shape(digits):
+    with pytest.raises(ValueError, match="out of view"):
+        shift(digits, 28, 0)
+    with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
+        shift(digits[0], 1, 0)

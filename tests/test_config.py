@@ -46,7 +46,8 @@ def test_format_diff_reads_like_the_change():
                                  dict(ema=1.0), dict(ema=-0.1), dict(block_order="bn"), dict(shift=0.5),
                                  dict(scale=-0.1), dict(lr_points=((1.0, 1.0),)),
                                  dict(lr_points=((0.0, 1.0), (0.0, 2.0))),
-                                 dict(lr_points=((0.0, -1.0),)), dict(bn_refresh=-1)])
+                                 dict(lr_points=((0.0, -1.0),)), dict(bn_refresh=-1),
+                                 dict(tta_shift=-1), dict(tta_shift=14)])
 def test_bad_values_are_refused_with_the_field_named(bad):
     field = next(iter(bad))
     with pytest.raises(ValueError, match=field):

@@ -174,6 +174,34 @@ def test_fit_with_bn_refresh_trains_the_same_and_evaluates_the_refreshed_copy(mn
     assert not torch.allclose(norm.running_mean, plain_norm.running_mean)
 
 
+def test_test_time_average_is_the_mean_probability_of_five_shifted_views():
+    from mnist_drill import augment
+    from mnist_drill.engine import test_time_average
+    from mnist_drill.models import DrillNet
+
+    torch.manual_seed(0)
+    model = DrillNet("C4 G", dropout=0.0, order="bn-relu").eval()
+    x = torch.randn(6, 1, 28, 28)
+    with torch.no_grad():
+        averaged = test_time_average(model, x, 2, background=-0.4)
+        views = [augment.shift(x, dx, dy, -0.4) for dx, dy in ((0, 0), (2, 0), (-2, 0), (0, 2), (0, -2))]
+        probabilities = torch.stack([model(v).exp() for v in views]).mean(0)
+    assert torch.allclose(averaged.exp(), probabilities, atol=1e-6)
+    assert torch.allclose(averaged.exp().sum(1), torch.ones(6))
+
+
+def test_fit_with_tta_trains_the_same_and_evaluates_the_shifted_views(mnist_root, tiny_config):
+    config = replace(tiny_config, ema=0.9)
+    plain = fit(config, save_to=None, progress=False, log=lambda *_: None)
+    averaged = fit(replace(config, tta_shift=1), save_to=None, progress=False, log=lambda *_: None)
+    assert averaged.column("train_loss") == plain.column("train_loss")  # training is untouched
+    loaders = make_loaders(config, "cpu", torch.Generator().manual_seed(0), mnist_root)
+    _, correct, _ = evaluate(averaged.model, loaders.eval, 1, -loaders.mean / loaders.std)
+    assert correct == averaged.epochs[-1]["eval_correct"]
+    loss, _, _ = evaluate(averaged.model, loaders.eval)
+    assert loss != averaged.epochs[-1]["eval_loss"]  # the plain reading of the same weights differs
+
+
 def test_first_consistent_epoch():
     assert first_consistent_epoch([99.0, 99.41, 99.3, 99.4, 99.45, 99.5]) == 4
     assert first_consistent_epoch([99.5, 99.5]) == 1

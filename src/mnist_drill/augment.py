@@ -68,3 +68,16 @@ def random_shifts(n: int, max_fraction: float, size: int, generator: torch.Gener
 def random_scales(n: int, max_change: float, generator: torch.Generator, device="cpu") -> torch.Tensor:
     """n scales drawn uniformly from [1 - max_change, 1 + max_change]."""
     return (1.0 + (torch.rand(n, generator=generator) * 2.0 - 1.0) * max_change).to(device)
+
+
+def shift(images: torch.Tensor, dx: int, dy: int, fill: float = 0.0) -> torch.Tensor:
+    """Move every image of an (N, C, H, W) batch by whole pixels, dx right and dy down; uncovered pixels get `fill`
+    (the background: 0 before normalising, -mean / std after)."""
+    if images.ndim != 4:
+        raise ValueError(f"expected an (N, C, H, W) batch, got shape {tuple(images.shape)}")
+    height, width = images.shape[-2:]
+    if abs(dx) >= width or abs(dy) >= height:
+        raise ValueError(f"a shift of ({dx}, {dy}) pixels moves a {height}x{width} image out of view")
+    pad = max(abs(dx), abs(dy))
+    padded = F.pad(images, (pad, pad, pad, pad), value=fill)
+    return padded[..., pad - dy:pad - dy + height, pad - dx:pad - dx + width]

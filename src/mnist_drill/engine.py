@@ -5,6 +5,7 @@ device choice. Logs what the seed's notebooks logged, so runs compare line by li
 from __future__ import annotations
 
 import copy
+import math
 import os
 import random
 import time
@@ -17,6 +18,7 @@ import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel
 from tqdm.auto import tqdm
 
+from . import augment
 from .config import Config
 from .errors import DeviceUnavailable, ResultsUnwritable
 from .layout import display
@@ -141,16 +143,27 @@ def text_progress() -> bool:
 
 
 @torch.no_grad()
-def evaluate(model, loader) -> tuple[float, int, int]:
-    """(mean loss, correct, total) over `loader`, in eval mode."""
+def evaluate(model, loader, tta_shift: int = 0, background: float = 0.0) -> tuple[float, int, int]:
+    """(mean loss, correct, total) over `loader`, in eval mode.
+
+    tta_shift > 0: each image is read five times, as itself and shifted by `tta_shift` pixels up, down, left and
+    right (uncovered pixels get `background`, the normalised 0), and the output is the log of the mean probability.
+    """
     model.eval()
     total_loss, correct, seen = 0.0, 0, 0
     for x, y in loader:
-        output = model(x)
+        output = model(x) if not tta_shift else test_time_average(model, x, tta_shift, background)
         total_loss += F.nll_loss(output, y, reduction="sum").item()
         correct += (output.argmax(1) == y).sum().item()
         seen += len(y)
     return total_loss / seen, correct, seen
+
+
+def test_time_average(model, x: torch.Tensor, pixels: int, background: float) -> torch.Tensor:
+    """Log of the mean probability over five views of the batch: itself and shifted by `pixels` four ways."""
+    views = [(0, 0), (pixels, 0), (-pixels, 0), (0, pixels), (0, -pixels)]
+    log_probs = torch.stack([model(augment.shift(x, dx, dy, background)) for dx, dy in views])
+    return torch.logsumexp(log_probs, 0) - math.log(len(views))
 
 
 def make_optimizer(model, config: Config, steps_per_epoch: int):
@@ -205,7 +218,8 @@ def fit(config: Config, *, save_to: str | Path | None = None, device: str | None
                                             config.label_smoothing, progress, average)
         if loaders.bn_images is not None:
             evaluated_now = refreshed_batchnorm(evaluated, loaders.bn_images)
-        eval_loss, correct, total = evaluate(evaluated_now, loaders.eval)
+        eval_loss, correct, total = evaluate(evaluated_now, loaders.eval, config.tta_shift,
+                                             -loaders.mean / loaders.std)
         if scheduler is not None and not per_batch:
             scheduler.step()
         seconds = time.perf_counter() - epoch_start

@@ -117,10 +117,10 @@ def make_loaders(config, device, generator: torch.Generator, root: Path = DATA_D
         if config.eval_subset is not None:
             eval_images, eval_labels = eval_images[:config.eval_subset], eval_labels[:config.eval_subset]
         eval_name = "Test"
-    if config.pipeline == "fast":
-        def to_device(images, labels):
-            return images.unsqueeze(1).to(device, torch.float32) / 255.0, labels.to(device)
+    def to_device(images, labels):
+        return images.unsqueeze(1).to(device, torch.float32) / 255.0, labels.to(device)
 
+    if config.pipeline == "fast":
         train = TensorLoader(*to_device(train_images[train_idx], train_labels[train_idx]),
                              config.batch_size, mean, std, shuffle=True,
                              rotation_deg=config.rotation_deg, shift=config.shift, scale=config.scale,
@@ -133,8 +133,8 @@ def make_loaders(config, device, generator: torch.Generator, root: Path = DATA_D
     bn_images = None
     if config.bn_refresh:
         count = min(config.bn_refresh, len(train_idx))
-        bn_images = TensorLoader(train_images[train_idx[:count]].unsqueeze(1).to(device, torch.float32) / 255.0,
-                                 train_labels[train_idx[:count]].to(device), 1000, mean, std)
+        bn_images = TensorLoader(*to_device(train_images[train_idx[:count]], train_labels[train_idx[:count]]),
+                                 1000, mean, std)
     return Loaders(train, evaluation, eval_name, mean, std, bn_images)
 
 
