@@ -47,7 +47,8 @@ def test_format_diff_reads_like_the_change():
                                  dict(scale=-0.1), dict(lr_points=((1.0, 1.0),)),
                                  dict(lr_points=((0.0, 1.0), (0.0, 2.0))),
                                  dict(lr_points=((0.0, -1.0),)), dict(bn_refresh=-1),
-                                 dict(tta_shift=-1), dict(tta_shift=14)])
+                                 dict(tta_shift=-1), dict(tta_shift=14),
+                                 dict(elastic_alpha=-1.0), dict(elastic_sigma=0.0), dict(elastic_sigma=7.0)])
 def test_bad_values_are_refused_with_the_field_named(bad):
     field = next(iter(bad))
     with pytest.raises(ValueError, match=field):

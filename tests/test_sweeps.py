@@ -74,3 +74,28 @@ def test_every_stored_frontier_run_is_its_candidate_as_defined_now():
     for label, runs in stored.items():
         for h in runs:
             assert Config.from_dict(h.config) == replace(configs[label], seed=h.seed), label
+
+
+def test_twins_train_alike_and_differ_only_in_how_the_weights_are_read():
+    assert sweeps.twin("tta", "5.7k, affine, weight decay 1e-4, TTA 1 px") == (
+        "frontier", "5.7k, affine, weight decay 1e-4")
+    assert sweeps.twin("batchnorm", "7.6k, rotation (step 5), BN refreshed") == ("frontier", "7.6k, rotation (step 5)")
+    assert sweeps.twin("frontier", "5.7k, affine") is None  # reads its weights as every run does
+
+
+def test_paired_rows_compare_each_seed_with_its_twin(mnist_root, tiny_config, tmp_path, monkeypatch):
+    monkeypatch.setitem(SWEEPS, "plain", Sweep(3, {"a": {}}, "test"))
+    monkeypatch.setitem(SWEEPS, "shifted", Sweep(3, {"a, TTA": {"tta_shift": 1}}, "test"))
+    small = dict(epochs=2, train_subset=256, eval_subset=128, batch_size=64)
+    folder_of = tmp_path.joinpath
+    sweeps.run_sweep("plain", [1, 2], folder_of("plain"), overrides=small, progress=False, log=lambda *_: None)
+    shifted = sweeps.run_sweep("shifted", [2], folder_of("shifted"), overrides=small, progress=False,
+                               log=lambda *_: None)["a, TTA"][0]
+    [row] = sweeps.paired_rows("shifted", folder_of)
+    assert row["twin"] == "plain: a" and row["seeds"] == [2] and row["same_training"]
+    plain = History.load(folder_of("plain") / "a" / "seed2.json")
+    before, after = min(sweeps.window_accs(plain)), min(sweeps.window_accs(shifted))
+    assert row["worst_min"] == [before, after] and row["min_changes"] == [after - before]
+    table = sweeps.format_paired_table([row])
+    assert "a, TTA" in table.splitlines()[1] and "yes" in table.splitlines()[1]
+    assert sweeps.format_paired_table([]) == "(no candidate with a stored twin)"

@@ -130,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     common(p, step=False)
     p.add_argument("--only", action="append", metavar="LABEL", help="run only this candidate (repeatable)")
     p.add_argument("--table", action="store_true", help="train nothing: print the table of the stored runs")
+    p.add_argument("--paired", action="store_true",
+                   help="train nothing: each candidate that reads its weights otherwise (bn_refresh, tta_shift) "
+                        "against its stored twin that trains the same, seed by seed")
     p.add_argument("--seeds", type=positive_int, default=3, help="seeds per candidate (default: 3)")
     p.add_argument("--first-seed", type=seed_number, default=1, help="seeds run from this one up (default: 1)")
 
@@ -299,6 +302,11 @@ def cmd_sweep(args) -> int:
     from .engine import check_writable, pick_device
     from .sweeps import run_sweep
 
+    if args.paired:
+        from .sweeps import format_paired_table, paired_rows
+
+        print(format_paired_table(paired_rows(args.name)))
+        return 0
     if args.table:
         from .sweeps import write_table
 

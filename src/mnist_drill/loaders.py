@@ -58,8 +58,9 @@ class TensorLoader:
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, mean: float,
                  std: float, *, shuffle: bool = False, rotation_deg: float = 0.0, shift: float = 0.0,
-                 scale: float = 0.0, generator: torch.Generator | None = None):
-        self.augmented = bool(rotation_deg or shift or scale)
+                 scale: float = 0.0, elastic_alpha: float = 0.0, elastic_sigma: float = 4.0,
+                 generator: torch.Generator | None = None):
+        self.augmented = bool(rotation_deg or shift or scale or elastic_alpha)
         if (shuffle or self.augmented) and generator is None:
             raise ValueError("a shuffled or augmented TensorLoader needs a seeded torch.Generator")
         self.images = images  # (N, 1, 28, 28) floats in [0, 1]; background is exactly 0
@@ -68,6 +69,7 @@ class TensorLoader:
         self.mean, self.std = mean, std
         self.shuffle = shuffle
         self.rotation_deg, self.shift, self.scale = rotation_deg, shift, scale
+        self.elastic_alpha, self.elastic_sigma = elastic_alpha, elastic_sigma
         self.generator = generator
         self.normalise_per_batch = bool(shuffle or self.augmented)
         if not self.normalise_per_batch:  # nothing changes between epochs: normalise once
@@ -97,11 +99,13 @@ class TensorLoader:
     def _augment(self, x: torch.Tensor) -> torch.Tensor:
         n, device = len(x), x.device
         angles = augment.random_angles(n, self.rotation_deg, self.generator, device)
-        if not (self.shift or self.scale):
+        if not (self.shift or self.scale or self.elastic_alpha):
             return augment.rotate(x, angles)  # rotation alone draws exactly what it always drew
         shifts = augment.random_shifts(n, self.shift, x.shape[-1], self.generator, device) if self.shift else None
         scales = augment.random_scales(n, self.scale, self.generator, device) if self.scale else None
-        return augment.affine(x, angles, shifts, scales)
+        fields = augment.random_displacements(n, self.elastic_alpha, self.elastic_sigma, x.shape[-1], self.generator,
+                                              device) if self.elastic_alpha else None
+        return augment.affine(x, angles, shifts, scales, displacement=fields)
 
 
 def make_loaders(config, device, generator: torch.Generator, root: Path = DATA_DIR) -> Loaders:
@@ -124,6 +128,7 @@ def make_loaders(config, device, generator: torch.Generator, root: Path = DATA_D
         train = TensorLoader(*to_device(train_images[train_idx], train_labels[train_idx]),
                              config.batch_size, mean, std, shuffle=True,
                              rotation_deg=config.rotation_deg, shift=config.shift, scale=config.scale,
+                             elastic_alpha=config.elastic_alpha, elastic_sigma=config.elastic_sigma,
                              generator=generator)
         evaluation = TensorLoader(*to_device(eval_images, eval_labels), 1000, mean, std)
     else:
@@ -171,6 +176,8 @@ def _torchvision_loaders(config, device, generator, mean, std, train_set, eval_s
         augmentation = [transforms.RandomRotation((-config.rotation_deg, config.rotation_deg), fill=(0,))]
     else:
         augmentation = []
+    if config.elastic_alpha:
+        augmentation.append(transforms.ElasticTransform(config.elastic_alpha, config.elastic_sigma, fill=0))
     train_set.transform = transforms.Compose(augmentation + normalize)
     eval_set.transform = transforms.Compose(normalize)
     cuda = torch.device(device).type == "cuda"

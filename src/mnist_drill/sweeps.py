@@ -124,6 +124,70 @@ def format_sweep_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+EVAL_ONLY = ("bn_refresh", "tta_shift")  # fields that change how the weights are read, never the training
+
+
+def twin(name: str, label: str) -> tuple[str, str] | None:
+    """The (sweep, label) of a candidate that trains exactly as candidate `label` of sweep `name` does and differs
+    only in the fields of EVAL_ONLY (each of its runs is then the twin of the run with the same seed), or None."""
+    config = candidates(name)[label]
+    trained = replace(config, name="", **{field: getattr(Config(), field) for field in EVAL_ONLY})
+    if trained == replace(config, name=""):
+        return None  # it reads its weights as everyone does: nothing to pair with
+    for other in SWEEPS:
+        for other_label, other_config in candidates(other).items():
+            if replace(other_config, name="") == trained:
+                return other, other_label
+    return None
+
+
+def paired_rows(name: str, folder_of=sweep_dir) -> list[dict]:
+    """For every candidate of sweep `name` with a twin (see `twin`): the seeds both ran, whether every train loss
+    is the same (training untouched), and the worst seed's minimum and the mean over the window for both.
+
+    folder_of: sweep name -> the folder of its stored runs (default: the cited ones).
+    """
+    runs = load_sweep(name, folder_of(name))
+    rows = []
+    for label, histories in runs.items():
+        found = twin(name, label)
+        if found is None:
+            continue
+        other, other_label = found
+        try:
+            twins = {h.seed: h for h in load_sweep(other, folder_of(other))[other_label]}
+        except (FileNotFoundError, KeyError):
+            continue
+        pairs = [(h, twins[h.seed]) for h in histories if h.seed in twins]
+        if not pairs:
+            continue
+        mins = [(min(window_accs(b)), min(window_accs(a))) for a, b in pairs]
+        means = [(sum(window_accs(b)) / len(window_accs(b)), sum(window_accs(a)) / len(window_accs(a)))
+                 for a, b in pairs]
+        rows.append({"label": label, "twin": f"{other}: {other_label}", "seeds": [a.seed for a, _ in pairs],
+                     "same_training": all(a.column("train_loss") == b.column("train_loss") for a, b in pairs),
+                     "worst_min": [min(m[0] for m in mins), min(m[1] for m in mins)],
+                     "mean": [sum(m[0] for m in means) / len(means), sum(m[1] for m in means) / len(means)],
+                     "min_changes": [after - before for before, after in mins]})
+    return rows
+
+
+def format_paired_table(rows: list[dict]) -> str:
+    """Each candidate against its twin: worst seed's minimum and mean over 10-15, before -> after, and each seed's
+    change of its minimum."""
+    if not rows:
+        return "(no candidate with a stored twin)"
+    width = max(len("candidate"), *(len(r["label"]) for r in rows))
+    lines = [f"{'candidate':<{width}} {'seeds':>5} {'same training':>13} {'worst min twin -> this':>22} "
+             f"{'mean twin -> this':>17}  change of each seed's min"]
+    for r in rows:
+        changes = ", ".join(f"{c:+.2f}" for c in r["min_changes"])
+        lines.append(f"{r['label']:<{width}} {len(r['seeds']):>5} {'yes' if r['same_training'] else 'NO':>13} "
+                     f"{r['worst_min'][0]:>13.2f} -> {r['worst_min'][1]:.2f} "
+                     f"{r['mean'][0]:>8.2f} -> {r['mean'][1]:.2f}  {changes}")
+    return "\n".join(lines)
+
+
 def load_summary(name: str, folder: Path | None = None) -> dict:
     path = summary_path(folder or sweep_dir(name))
     try:
