@@ -200,6 +200,9 @@ def test_fit_with_tta_trains_the_same_and_evaluates_the_shifted_views(mnist_root
     assert correct == averaged.epochs[-1]["eval_correct"]
     loss, _, _ = evaluate(averaged.model, loaders.eval)
     assert loss != averaged.epochs[-1]["eval_loss"]  # the plain reading of the same weights differs
+    # the unshifted view alone, recorded beside the five-view reading, is the twin's own reading
+    assert averaged.column("plain_correct") == plain.column("eval_correct")
+    assert "eval_correct" in plain.epochs[-1] and "plain_correct" not in plain.epochs[-1]
 
 
 def test_first_consistent_epoch():

