@@ -344,3 +344,16 @@ def test_the_benchmarks_hand_written_average_takes_the_engines_arguments_and_war
         model.weight.add_(1.0)
     before.update_parameters(model)  # update 1 with warm-up 3: decay min(0.9, 2 / 4) = 0.5
     assert torch.allclose(before.module.weight, start + 0.5)
+
+
+def test_the_speed_benchmark_refuses_an_unknown_variant_before_timing_anything(capsys):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "speed.py"
+    spec = importlib.util.spec_from_file_location("bench_speed", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    with pytest.raises(SystemExit):
+        bench.main(["--also-variant", "nope", "--device", "cpu"])
+    assert "step 5 has no variant 'nope'" in capsys.readouterr().err
