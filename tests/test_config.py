@@ -5,6 +5,7 @@ from dataclasses import replace
 import pytest
 
 from mnist_drill.config import (
+    ONE_CYCLE,
     STEP_1,
     STEP_2,
     STEP_3,
@@ -24,8 +25,9 @@ def test_chain_changes_one_idea_per_step():
     assert set(diff(STEP_1, STEP_2)) == {"rotation_deg"}
     assert set(diff(STEP_2, STEP_3)) == {"scheduler"}
     assert set(diff(STEP_3, STEP_4)) <= {"arch", "dropout", "block_order"}  # the model, and only the model
-    assert set(diff(STEP_4, STEP_5)) == {"scheduler", "lr", "nesterov", "ema"}  # the recipe
-    assert "arch" not in diff(STEP_4, STEP_5)
+    assert set(diff(STEP_4, ONE_CYCLE)) == {"scheduler", "lr", "nesterov", "ema"}  # the recipe
+    # and the smaller model it holds, with the rest of the recipe from the frontier sweeps (rounds 1, 6 and 12)
+    assert set(diff(ONE_CYCLE, STEP_5)) == {"arch", "shift", "scale", "weight_decay", "tta_shift"}
 
 
 def test_steps_are_numbered_and_named_uniquely():
@@ -73,7 +75,9 @@ def test_smoke_is_small():
 def test_variants_change_only_their_overrides_and_carry_their_name():
     small = variant(5, "5.7k-affine")
     assert small.name == "05_one_cycle_5.7k-affine"
-    assert diff(STEP_5, small).keys() == VARIANTS[5]["5.7k-affine"].keys() == {"arch", "shift", "scale"}
+    assert diff(ONE_CYCLE, small).keys() == VARIANTS[5]["5.7k-affine"].keys() == {"arch", "shift", "scale"}
+    earlier = variant(5, "7.6k-rotation")  # step 5 of the earlier releases
+    assert diff(ONE_CYCLE, earlier) == {} and earlier.name == "05_one_cycle_7.6k-rotation"
     with pytest.raises(ValueError, match="step 5 has no variant 'huge'; it has"):
         variant(5, "huge")
     with pytest.raises(ValueError, match="step 1 has no variant 'small'; it has none"):

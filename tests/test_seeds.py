@@ -26,6 +26,21 @@ def test_summary_statistics_and_first_epoch_all_seeds_hold():
     table = format_seeds_table(s)
     assert "every seed >= 99.4% from epoch: 3" in table and "worst seed: 1" in table
 
+    assert "one_view" not in s and "unshifted view" not in table  # runs read in one view
+
+
+def test_runs_read_in_five_views_also_summarise_their_unshifted_view():
+    runs = [make(1, [99.5, 99.5, 99.5]), make(2, [99.45, 99.5, 99.42])]
+    for run, plain in zip(runs, ([99.4, 99.45, 99.41], [99.38, 99.5, 99.45]), strict=True):
+        for epoch, acc in zip(run.epochs, plain, strict=True):
+            epoch["plain_acc"] = acc
+    s = summarize_seeds(runs, window=2)
+    assert s["one_view"] == {"worst_seed_min_last_epochs": 99.41, "seeds_holding": 2,
+                             "last_epoch_mean": pytest.approx((99.41 + 99.45) / 2)}
+    assert summarize_seeds(runs)["one_view"]["seeds_holding"] == 1  # seed 2's 99.38 at epoch 1
+    assert "the unshifted view alone (the same weights): lowest 99.41% in the last 2 epochs, 2 of 2" in (
+        format_seeds_table(s))
+
 
 def test_a_seed_missing_the_target_at_the_end_means_never():
     s = summarize_seeds([make(1, [99.5, 99.5]), make(2, [99.5, 99.3])])

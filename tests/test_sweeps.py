@@ -1,9 +1,11 @@
 """Sweeps: candidates built from their step, several seeds each, ranked by the worst seed."""
 
+from dataclasses import replace
+
 import pytest
 
 from mnist_drill import sweeps
-from mnist_drill.config import STEPS, SWEEPS, Sweep
+from mnist_drill.config import ONE_CYCLE, SWEEPS, Sweep
 from mnist_drill.results import History
 
 
@@ -35,10 +37,13 @@ def test_table_has_params_speed_worst_min_mean_and_seeds_holding():
     assert line.split() == ["a", "5,000", "4.0", "99.38", "99.48", "1", "of", "2"]
 
 
-def test_candidates_are_their_step_plus_their_changes_on_the_validation_split():
+def test_candidates_are_their_base_plus_their_changes_on_the_validation_split():
     configs = sweeps.candidates("frontier")
     assert list(configs) == list(SWEEPS["frontier"].candidates)
-    base = STEPS[SWEEPS["frontier"].step]
+    base = SWEEPS["frontier"].base
+    assert base is ONE_CYCLE and all(sweep.base is ONE_CYCLE for sweep in SWEEPS.values())  # the stored runs' base
+    label = "7.6k, rotation (step 5)"  # step 5 of the earlier releases
+    assert configs[label] == replace(ONE_CYCLE, name=f"frontier: {label}", split="val")
     for label, config in configs.items():
         assert config.split == "val"
         changes = SWEEPS["frontier"].candidates[label]

@@ -139,9 +139,12 @@ STEP_3 = replace(STEP_2, name="03_lr_scheduler", scheduler="step")
 # Step 4, the model: max-pool right after the first conv (the full-resolution layers cost most of an epoch on a
 # CPU), BatchNorm before the ReLU, widths growing 8-12-16, no dropout: 7,568 parameters.
 STEP_4 = replace(STEP_3, name="04_lean_model", arch=_LEAN, block_order="bn-relu", dropout=0.0)
-# Step 5, the recipe: one LR cycle to a high peak, and the test lines read an average of the weights. The smaller
-# models of the frontier sweep below came within two test images of holding, not closer (README, notebook 05).
-STEP_5 = replace(STEP_4, name="05_one_cycle", scheduler="onecycle", lr=0.2, nesterov=True, ema=0.999)
+# Step 5, the recipe, and the smaller model it holds: one LR cycle to a high peak; the test lines read an average of
+# the weights (ONE_CYCLE: step 5 of the earlier releases, 7,568 parameters, which every sweep and variant builds on);
+# and, from rounds 1, 6 and 12 of the frontier sweeps, a random shift and zoom of every training image, weight decay
+# 1e-4, and every test image read in five views (itself and its one-pixel shifts), on a 5,680-parameter model.
+ONE_CYCLE = replace(STEP_4, name="05_one_cycle", scheduler="onecycle", lr=0.2, nesterov=True, ema=0.999)
+STEP_5 = replace(ONE_CYCLE, arch=_SMALL, weight_decay=1e-4, tta_shift=1, **_AFFINE)
 
 
 # Candidates compared on the validation split: `python -m mnist_drill sweep NAME --seeds 3` trains each candidate
@@ -149,13 +152,14 @@ STEP_5 = replace(STEP_4, name="05_one_cycle", scheduler="onecycle", lr=0.2, nest
 # 10-15. Every validation run behind a choice comes from one of these.
 @dataclass(frozen=True)
 class Sweep:
-    step: int  # the candidates are this step plus their overrides
+    step: int  # the step the sweep informs
     candidates: dict  # label -> {field: value}
     question: str  # what the sweep decides
+    base: Config | None = None  # the candidates are this config plus their overrides (None: the step itself)
 
 
 SWEEPS = {
-    "frontier": Sweep(5, {  # each candidate is step 5 (7.6k, rotation, one-cycle, average) plus its changes
+    "frontier": Sweep(5, {  # each candidate is ONE_CYCLE (7.6k, rotation, one-cycle, average) plus its changes
         "5.7k, rotation": dict(arch=_SMALL),
         "5.7k, affine": dict(arch=_SMALL, **_AFFINE),
         "5.0k, affine": dict(arch="C8 M C8 C8 C16 C16 G", **_AFFINE),
@@ -200,7 +204,7 @@ SWEEPS = {
         # reads 99.47 %): the final step's recipe with the parameters up to 10,000, wider or one layer deeper
         "9.8k (widths 10-14-18-18-18), rotation": dict(arch="C10 M C14 C18 C18 C18 G"),
         "9.9k (one more layer of 16), rotation": dict(arch="C8 M C12 C16 C16 C16 C16 G"),
-    }, "how few parameters hold 99.4 % on every seed, and with which augmentation and recipe"),
+    }, "how few parameters hold 99.4 % on every seed, and with which augmentation and recipe", base=ONE_CYCLE),
     # Round 7, after round 6: the small models' weakest epochs are 10-13 and their average spans only about an epoch
     # there (its warm-up never reaches the cap). Here the warm-up is w = 2, nearly a running mean of every update until
     # the cap is reached (update t weighs 1 / (t + 2); the cap after 498 updates for 0.998, 998 for 0.999, 1,998 for
@@ -221,7 +225,7 @@ SWEEPS = {
         "4.0k, affine, weight decay 1e-4, average 0.999 w2": dict(_SMALL_WD, arch="C8 M C8 C10 C12 C12 G",
                                                                    ema_warmup=2.0),
         "5.7k, rotation, weight decay 1e-4, average 0.999 w2": dict(arch=_SMALL, weight_decay=1e-4, ema_warmup=2.0),
-    }, "does a longer weight average hold the small models through epochs 10-13"),
+    }, "does a longer weight average hold the small models through epochs 10-13", base=ONE_CYCLE),
     # Round 8: the layout of the smallest published model, three padded blocks of three at 28, 14 and 7 pixels (slow on
     # a CPU: about 2.7 times the final step's time per batch), with the step-5 recipe and round 6's affine and decay.
     # Run on a lent GPU, one process per candidate and seed (tools/device_run.sh).
@@ -229,7 +233,7 @@ SWEEPS = {
         "3.7k, padded 4-8-8, affine, weight decay 1e-4": dict(_SMALL_WD, arch="P4 P4 P4 M P8 P8 P8 M P8 P8 P8 G"),
         "4.5k, padded 4-8-10, affine, weight decay 1e-4": dict(_SMALL_WD, arch="P4 P4 P4 M P8 P8 P8 M P10 P10 P10 G"),
         "5.5k, padded 4-8-12, affine, weight decay 1e-4": dict(_SMALL_WD, arch="P4 P4 P4 M P8 P8 P8 M P12 P12 P12 G"),
-    }, "do full-resolution padded layers hold 99.4 % with fewer parameters"),
+    }, "do full-resolution padded layers hold 99.4 % with fewer parameters", base=ONE_CYCLE),
     # Round 10: every round so far moved the worst seed by less than the noise between two machines (0.07 %), so a
     # larger change: depthwise-separable blocks (models.separable_block), which cost 9 x in + in x out weights where a
     # 3x3 conv costs 9 x in x out, so the same parameters buy two to three times the channels after the pool. Round
@@ -247,7 +251,7 @@ SWEEPS = {
         "5.9k, separable 24-32-32-32-32, affine, weight decay 1e-4": dict(_SMALL_WD, arch="C8 M D24 D32 D32 D32 D32 G"),
         "5.95k, separable 24-32-40-48, affine, weight decay 1e-4": dict(_SMALL_WD, arch="C8 M D24 D32 D40 D48 G"),
         "5.5k, separable 16-32-40-48, affine, weight decay 1e-4": dict(_SMALL_WD, arch="C8 M D16 D32 D40 D48 G"),
-    }, "do depthwise-separable blocks hold 99.4 % with fewer parameters"),
+    }, "do depthwise-separable blocks hold 99.4 % with fewer parameters", base=ONE_CYCLE),
     # Round 11: the evaluated average blends about an epoch of weights (more in epochs 10-13, while the LR is still a
     # third of its peak), but its BatchNorm statistics are an average of those the live weights produced. Here they are
     # recomputed for the average itself before each evaluation, from 10,000 training images (Config.bn_refresh). The
@@ -260,7 +264,7 @@ SWEEPS = {
             _SMALL_WD, arch="C8 M D24 D32 D32 D32 G", bn_refresh=10_000),
         "4.4k, affine, weight decay 1e-4, BN refreshed": dict(_SMALL_WD, arch="C8 M C8 C16 C16 G", bn_refresh=10_000),
         # (stopped after the first two candidates, three seeds each: no help, see the README)
-    }, "does evaluating the average with its own BatchNorm statistics hold epochs 10-13"),
+    }, "does evaluating the average with its own BatchNorm statistics hold epochs 10-13", base=ONE_CYCLE),
     # Round 12: every candidate misses by a few images, and one reading of one set of weights moves by as much as a
     # seed does (round 11). Test-time augmentation: the evaluated model reads each image five times, as itself and
     # shifted one pixel up, down, left and right, and averages the probabilities (Config.tta_shift; five forward
@@ -271,7 +275,7 @@ SWEEPS = {
         "7.6k, rotation (step 5), TTA 1 px": dict(tta_shift=1),
         "4.4k, affine, weight decay 1e-4, TTA 1 px": dict(_SMALL_WD, arch="C8 M C8 C16 C16 G", tta_shift=1),
         "5.7k, affine, weight decay 1e-4, TTA 2 px": dict(_SMALL_WD, tta_shift=2),
-    }, "does reading each image in five shifted views hold epochs 10-15"),
+    }, "does reading each image in five shifted views hold epochs 10-15", base=ONE_CYCLE),
     # Round 13: an elastic distortion of every image (Simard, Steinkraus and Platt 2003: on MNIST it took a
     # convolutional network's error from 0.6 % with affine distortions to 0.4 %), on top of round 6's affine recipe.
     # Their setting is sigma 4 and alpha 34 in pixels per unit of blurred noise: alpha 68 in torchvision's units.
@@ -281,7 +285,7 @@ SWEEPS = {
         "4.4k, affine, weight decay 1e-4, elastic alpha 68 sigma 4": dict(_SMALL_WD, arch="C8 M C8 C16 C16 G",
                                                                           elastic_alpha=68.0),
         "7.6k, rotation, elastic alpha 68 sigma 4": dict(elastic_alpha=68.0),
-    }, "does an elastic distortion of the training images hold the small models"),
+    }, "does an elastic distortion of the training images hold the small models", base=ONE_CYCLE),
 }
 
 STEPS = {1: STEP_1, 2: STEP_2, 3: STEP_3, 4: STEP_4, 5: STEP_5}
@@ -290,15 +294,17 @@ LAST_STEP = max(STEPS)
 # Named variants of a step that are not notebooks of their own (`--variant NAME` on train and seeds): the frontier
 # sweep's best candidates under 6,000 parameters (rounds 1 and 5) and under 10,000 (round 9), taken to the test set.
 VARIANTS = {
-    5: {"5.7k-affine": dict(arch=_SMALL, **_AFFINE),
+    5: {"7.6k-rotation": dict(),  # step 5 of the earlier releases (ONE_CYCLE): this recipe without rounds 1, 6, 12
+        "5.7k-affine": dict(arch=_SMALL, **_AFFINE),
         "5.7k-affine-wd": dict(_SMALL_WD),
         # round 9's best for the stretch goal (an epoch-15 mean >= 99.55 % on five seeds, under 10,000 parameters)
         "9.8k": dict(arch="C10 M C14 C18 C18 C18 G"),
         # round 10's best: depthwise-separable blocks, level on validation with the 5,680-parameter conv model
         "4.5k-separable": dict(_SMALL_WD, arch="C8 M D24 D32 D32 D32 G"),
-        # round 12's: the best recipe under 6,000 read in five views (the image and its one-pixel shifts)
-        "5.7k-affine-wd-tta": dict(_SMALL_WD, tta_shift=1)},
+        # (round 12's best, "5.7k-affine-wd-tta", is step 5 now: its five test seeds are those of step 5)
+    },
 }
+VARIANT_BASES = {5: ONE_CYCLE}  # what a step's variants build on, where that is not the step itself
 
 
 def variant(step: int, name: str) -> Config:
@@ -306,8 +312,8 @@ def variant(step: int, name: str) -> Config:
     options = VARIANTS.get(step, {})
     if name not in options:
         raise ValueError(f"step {step} has no variant {name!r}; it has {sorted(options) or 'none'}")
-    base = STEPS[step]
-    return replace(base, name=f"{base.name}_{name}", **options[name])
+    base = VARIANT_BASES.get(step, STEPS[step])
+    return replace(base, name=f"{STEPS[step].name}_{name}", **options[name])
 
 SMOKE_ENV = "MNIST_DRILL_SMOKE"
 

@@ -27,7 +27,7 @@ def candidates(name: str, overrides: dict | None = None) -> dict[str, Config]:
     if name not in SWEEPS:
         raise ValueError(f"no sweep named {name!r}; sweeps: {sorted(SWEEPS)}")
     sweep = SWEEPS[name]
-    base = replace(STEPS[sweep.step], split="val")
+    base = replace(sweep.base or STEPS[sweep.step], split="val")
     return {label: replace(base, name=f"{name}: {label}", **{**changes, **(overrides or {})})
             for label, changes in sweep.candidates.items()}
 
