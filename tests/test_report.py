@@ -24,6 +24,9 @@ def test_frontier_rows_are_ordered_by_params_with_their_margin_and_verdict():
     assert round(rows[2]["margin"], 2) == 0.01 and round(rows[0]["margin"], 2) == -0.02
     table = format_frontier(rows)
     assert "| small | 5,680 | 5 | 99.38 % | -0.02 | no | 90 | `cmd small` |" in table
+    viewed = {**summary("step", 5680, 99.42, 8, "cmd"), "one_view": {"worst_seed_min_last_epochs": 99.36}}
+    assert [r["label"] for r in frontier_rows([viewed, {**viewed, "held_out": True}])] == [
+        "step (five views)", "step (five views) (seeds 6-10)"]  # a five-view reading says so
 
 
 def test_result_line_is_built_from_the_run_and_its_seeds():

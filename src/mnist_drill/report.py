@@ -84,7 +84,8 @@ def frontier_rows(summaries: list[dict]) -> list[dict]:
     """One row per seeds summary: params against the worst seed's minimum over the last epochs."""
     rows = []
     for s in summaries:
-        label = s["name"] + (" (seeds 6-10)" if s.get("held_out") else "")
+        label = (s["name"] + (" (five views)" if "one_view" in s else "")
+                 + (" (seeds 6-10)" if s.get("held_out") else ""))
         rows.append({"label": label, "params": s["params"], "seeds": len(s["seeds"]),
                      "worst_min": s["worst_seed_min_last_epochs"], "margin": s["worst_seed_min_last_epochs"] - TARGET,
                      "window": s["window"], "holds": s["first_consistent_all"] is not None
