@@ -174,16 +174,16 @@ def test_fit_with_bn_refresh_trains_the_same_and_evaluates_the_refreshed_copy(mn
     assert not torch.allclose(norm.running_mean, plain_norm.running_mean)
 
 
-def test_test_time_average_is_the_mean_probability_of_five_shifted_views():
+def test_the_five_view_reading_is_the_mean_probability_of_five_shifted_views():
     from mnist_drill import augment
-    from mnist_drill.engine import test_time_average
+    from mnist_drill.engine import average_views, view_log_probs
     from mnist_drill.models import DrillNet
 
     torch.manual_seed(0)
     model = DrillNet("C4 G", dropout=0.0, order="bn-relu").eval()
     x = torch.randn(6, 1, 28, 28)
     with torch.no_grad():
-        averaged = test_time_average(model, x, 2, background=-0.4)
+        averaged = average_views(view_log_probs(model, x, 2, background=-0.4))
         views = [augment.shift(x, dx, dy, -0.4) for dx, dy in ((0, 0), (2, 0), (-2, 0), (0, 2), (0, -2))]
         probabilities = torch.stack([model(v).exp() for v in views]).mean(0)
     assert torch.allclose(averaged.exp(), probabilities, atol=1e-6)

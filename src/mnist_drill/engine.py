@@ -169,7 +169,7 @@ def evaluate_views(model, loader, pixels: int, background: float) -> tuple[float
     total_loss, correct, plain_correct, seen = 0.0, 0, 0, 0
     for x, y in loader:
         log_probs = view_log_probs(model, x, pixels, background)
-        output = torch.logsumexp(log_probs, 0) - math.log(len(log_probs))
+        output = average_views(log_probs)
         total_loss += F.nll_loss(output, y, reduction="sum").item()
         correct += (output.argmax(1) == y).sum().item()
         plain_correct += (log_probs[0].argmax(1) == y).sum().item()
@@ -183,9 +183,8 @@ def view_log_probs(model, x: torch.Tensor, pixels: int, background: float) -> to
     return torch.stack([model(augment.shift(x, dx, dy, background)) for dx, dy in views])
 
 
-def test_time_average(model, x: torch.Tensor, pixels: int, background: float) -> torch.Tensor:
-    """Log of the mean probability over five views of the batch: itself and shifted by `pixels` four ways."""
-    log_probs = view_log_probs(model, x, pixels, background)
+def average_views(log_probs: torch.Tensor) -> torch.Tensor:
+    """The log of the mean probability over the views (the first dimension of `log_probs`)."""
     return torch.logsumexp(log_probs, 0) - math.log(len(log_probs))
 
 
