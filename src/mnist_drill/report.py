@@ -60,10 +60,9 @@ def load_seed_summaries(held_out: bool = False) -> list[dict]:
             summary = _load_json(path, command)
             if "command" not in summary or "worst_seed_min_last_epochs" not in summary:
                 raise ReportError(f"{layout.display(path)} is from an older version; re-run `{command}`")
-            if summary["name"] != config.name:  # made under another name (step 5 before it was redefined): the
-                # command that repeats it now, and the one that made it, with its commit
-                summary = {**summary, "name": config.name, "command": command,
-                           "made_as": f"{summary['command']} at commit {summary['commit'][:7]}"}
+            if summary["name"] != config.name:  # made under another name (step 5 before it was redefined): shown
+                # with the command that repeats it now; its Histories keep the command and commit that made it
+                summary = {**summary, "name": config.name, "command": command}
             summaries.append({**summary, "path": layout.display(path), "held_out": held_out})
     return summaries
 
