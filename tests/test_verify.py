@@ -1,38 +1,121 @@
-"""verify: a stored run's first epochs, re-run at HEAD, must give the same numbers; any difference is printed."""
+"""verify: exact where numbers are portable, exact on the same machine, within measured bands on another; a run the
+code no longer makes fails on every machine."""
 
 import json
 from dataclasses import replace
 
 import pytest
 
+from mnist_drill import layout
+from mnist_drill.config import LAST_STEP, STEPS
 from mnist_drill.engine import fit
+from mnist_drill.provenance import fingerprint_hash, machine_fingerprint
 from mnist_drill.results import History
-from mnist_drill.verify import differences, verify
+from mnist_drill.verify import TOLERANCE, compare, round_trip_problem, same_machine, verify
+
+MACHINE = {"cpu": "Some CPU", "cpu_capability": "AVX2", "threads": 2, "torch": "2.14.1", "device": "cpu"}
+OTHER = {**MACHINE, "cpu_capability": "AVX512"}
 
 
-def make(accs, params=100):
-    return History(config={"name": "x"}, seed=1, params=params, device="cpu", versions={},
-                   epochs=[{"epoch": i + 1, "eval_acc": a, "lr": 0.1} for i, a in enumerate(accs)])
+def make(correct, machine=MACHINE, lr=(0.1, 0.2), params=100, draws=None):
+    return History(config={"name": "x"}, seed=1, params=params, device="cpu", versions={}, machine=machine,
+                   draws=draws, epochs=[{"epoch": i + 1, "lr": lr[i], "eval_correct": c, "eval_total": 10_000,
+                                         "train_loss": 0.3 / (i + 1)} for i, c in enumerate(correct)])
 
 
-def test_differences_name_the_epoch_the_column_and_both_values():
-    assert differences(make([99.0, 99.1]), make([99.0, 99.1]), 2) == []
-    assert differences(make([99.0, 99.1]), make([99.0, 99.2]), 2) == ["epoch 2 eval_acc: stored 99.1, now 99.2"]
-    assert differences(make([99.0, 99.1]), make([99.0, 99.2]), 1) == []  # only the epochs asked for
-    assert differences(make([99.0]), make([99.0], params=101), 1)[0] == "params: stored 100, now 101"
+def test_same_machine_compares_fingerprints_by_their_fields():
+    assert same_machine(make([1]), make([1]))
+    assert not same_machine(make([1]), make([1], machine=OTHER))
+    assert not same_machine(make([1], machine=None), make([1]))  # an old run: an unknown machine
+    tampered = {**MACHINE, "hash": "feedfacecafe", "cpu": "Another CPU"}
+    assert not same_machine(make([1], machine={**MACHINE, "hash": "feedfacecafe"}), make([1], machine=tampered))
 
 
-def test_a_stored_run_reproduces_and_a_tampered_one_does_not(mnist_root, tiny_config, tmp_path):
+def test_the_same_machine_demands_every_number():
+    result = compare(make([9899, 9921]), make([9898, 9921]), 2)
+    assert result.tier == "same machine" and result.problems == ["epoch 1 eval_correct: stored 9899, now 9898"]
+    assert compare(make([9899, 9921]), make([9899, 9921]), 2).ok
+
+
+def test_another_machine_allows_the_measured_band_and_no_more():
+    allowed = round(TOLERANCE["eval_correct"] * 10_000)
+    near = compare(make([9899, 9921]), make([9899 - allowed, 9921], machine=OTHER), 2)
+    assert near.tier == "another machine" and near.ok and len(near.moved) == 1
+    far = compare(make([9899, 9921]), make([9899 - allowed - 1, 9921], machine=OTHER), 2)
+    assert not far.ok and "allowed 35" in far.problems[0]
+    strict = compare(make([9899, 9921]), make([9898, 9921], machine=OTHER), 2, strict=True)
+    assert strict.tier == "another machine, strict" and not strict.ok
+
+
+@pytest.mark.parametrize("fresh", [
+    make([9899, 9921], machine=OTHER, lr=(0.1, 0.25)),  # another LR at epoch 2
+    make([9899, 9921], machine=OTHER, params=101),
+    make([9899, 9921], machine=OTHER, draws={"batches": 4, "sha256": "bbbb"}),
+])
+def test_what_is_portable_is_exact_on_every_machine(fresh):
+    stored = make([9899, 9921], draws={"batches": 4, "sha256": "aaaa"})
+    result = compare(stored, fresh, 2)
+    assert result.tier == "another machine" and not result.ok
+
+
+def test_a_config_must_round_trip():
+    assert round_trip_problem(STEPS[LAST_STEP].to_dict()) is None
+    assert "cannot be loaded" in round_trip_problem({**STEPS[LAST_STEP].to_dict(), "made_up": 1})
+
+
+def test_every_run_records_its_machine_and_its_draws(mnist_root, tiny_config):
+    a = fit(tiny_config, save_to=None, progress=False, log=lambda *_: None)
+    b = fit(replace(tiny_config, seed=2), save_to=None, progress=False, log=lambda *_: None)
+    assert a.machine == machine_fingerprint("cpu") and a.machine["hash"] == fingerprint_hash(a.machine)
+    assert a.draws["batches"] == 4 and a.draws != b.draws  # another seed draws another order and other angles
+
+
+def test_verify_in_every_tier_and_a_tampered_run_fails_everywhere(mnist_root, tiny_config, tmp_path):
     path = tmp_path / "run.json"
     fit(replace(tiny_config, epochs=3), save_to=path, progress=False, log=lambda *_: None)
     lines = []
     assert verify(path, epochs=2, log=lines.append) is True
-    assert lines[-1].startswith("IDENTICAL: the first 2 epochs")
+    assert "tier: same machine" in "\n".join(lines) and lines[-1].startswith("IDENTICAL: the first 2 epochs")
     data = json.loads(path.read_text())
-    data["epochs"][1]["eval_correct"] += 1
-    path.write_text(json.dumps(data))
-    lines.clear()
-    assert verify(path, epochs=2, log=lines.append) is False
-    assert any("epoch 2 eval_correct: stored" in line for line in lines)
+
+    def verify_altered(change, strict=False):
+        altered = json.loads(json.dumps(data))
+        change(altered)
+        path.write_text(json.dumps(altered))
+        lines.clear()
+        return verify(path, epochs=2, strict=strict, log=lines.append)
+
+    def other_machine(d):
+        d["machine"]["cpu_capability"] = "AVX512_OTHER"  # the path every CI machine but this one takes
+
+    assert verify_altered(other_machine) is True and lines[-1].startswith("CONSISTENT (another machine)")
+    assert verify_altered(other_machine, strict=True) is True  # the numbers are in fact equal here
+
+    def fewer_correct(d):
+        other_machine(d)
+        d["epochs"][0]["eval_correct"] -= 60
+
+    def other_lr(d):
+        other_machine(d)
+        d["epochs"][1]["lr"] *= 1.5
+
+    def other_draws(d):
+        other_machine(d)
+        d["draws"]["sha256"] = "0" * 16
+
+    for change in (fewer_correct, other_lr, other_draws):
+        assert verify_altered(change) is False, change.__name__
+        assert lines[-1].startswith("  ") and any(line.startswith("DIFFERENT") for line in lines)
     with pytest.raises(ValueError, match="holds 3 epochs"):
         verify(path, epochs=4)
+
+
+def test_the_final_steps_stored_run_tampered_by_60_images_fails_here(mnist_root, tmp_path):
+    """The check a reviewer makes on any machine, on the real stored run: 60 fewer test images right at epoch 1."""
+    data = json.loads(layout.run_path("notebook", STEPS[LAST_STEP].name).read_text())
+    data["epochs"][0]["eval_correct"] -= 60
+    path = tmp_path / "tampered.json"
+    path.write_text(json.dumps(data))
+    lines = []
+    assert verify(path, epochs=1, log=lines.append) is False
+    assert any("epoch 1 eval_correct" in line for line in lines)

@@ -136,10 +136,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=positive_int, default=3, help="seeds per candidate (default: 3)")
     p.add_argument("--first-seed", type=seed_number, default=1, help="seeds run from this one up (default: 1)")
 
-    p = sub.add_parser("verify", help="re-run a stored run's first epochs at HEAD and compare every number")
-    p.add_argument("path", help="a stored History, e.g. results/05_one_cycle.json")
+    p = sub.add_parser("verify", help="re-run a stored run's first epochs at HEAD and compare, as strictly as this "
+                                      "machine allows (exact on the same fingerprint, within measured bands elsewhere)")
+    p.add_argument("path", nargs="?", help="a stored History (default: the last step's notebook run, "
+                                           "results/<last step>.json)")
     p.add_argument("--epochs", type=positive_int, default=2, help="how many epochs to re-run (default: 2)")
     p.add_argument("--device", type=device_name, default="cpu", help="where to re-run (default: cpu)")
+    p.add_argument("--strict", action="store_true", help="demand exact numbers even on another machine")
 
     sub.add_parser("report", help="tables and plots from results/, written into the README and notebooks")
     return parser
@@ -328,8 +331,9 @@ def cmd_verify(args) -> int:
     from .verify import verify
 
     pick_device(args.device)
+    path = args.path or layout.run_path("notebook", cfg.STEPS[cfg.LAST_STEP].name)
     try:
-        same = verify(args.path, args.epochs, args.device)
+        same = verify(path, args.epochs, args.device, strict=args.strict)
     except (OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -6,8 +6,9 @@ step 3. Notebooks and the CLI take a step from `STEPS` and override only what th
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass, fields, replace
+
+from .paths import env_flag
 
 SCHEDULERS = ("none", "step", "onecycle", "linear")
 BLOCK_ORDERS = ("relu-bn", "bn-relu")  # where BatchNorm sits in a conv block: after the ReLU (the seed's) or before
@@ -346,7 +347,7 @@ def format_config(config: Config) -> str:
 
 def smoke_mode() -> bool:
     """True when the environment asks for a smoke run (CI, nbval)."""
-    return os.environ.get(SMOKE_ENV, "").strip().lower() not in ("", "0", "false", "no")
+    return env_flag(SMOKE_ENV)
 
 
 def smoke(config: Config) -> Config:

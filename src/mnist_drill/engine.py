@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 import random
 import time
 from datetime import datetime, timezone
@@ -24,8 +23,8 @@ from .errors import DeviceUnavailable, ResultsUnwritable
 from .layout import display
 from .loaders import make_loaders
 from .models import build_model, count_params
-from .paths import DATA_DIR
-from .provenance import provenance
+from .paths import DATA_DIR, env_flag
+from .provenance import machine_fingerprint, provenance
 from .results import History, verdict
 
 TEXT_PROGRESS_ENV = "MNIST_DRILL_TEXT_PROGRESS"  # set by `make notebooks`: finished bars as text, no widgets
@@ -139,7 +138,7 @@ def train_epoch(model, loader, optimizer, scheduler=None, label_smoothing=0.0, p
 
 def text_progress() -> bool:
     """True when the environment asks for progress as text lines, for notebooks executed to be stored."""
-    return os.environ.get(TEXT_PROGRESS_ENV, "").strip().lower() not in ("", "0", "false", "no")
+    return env_flag(TEXT_PROGRESS_ENV)
 
 
 @torch.no_grad()
@@ -230,7 +229,8 @@ def fit(config: Config, *, save_to: str | Path | None = None, device: str | None
     history = History(config=config.to_dict(), seed=config.seed, params=count_params(model),
                       device=_device_name(device), versions=origin["versions"], eval_name=loaders.eval_name,
                       started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                      commit=origin["commit"], code_dirty=origin["code_dirty"], command=origin["command"])
+                      commit=origin["commit"], code_dirty=origin["code_dirty"], command=origin["command"],
+                      machine=machine_fingerprint(device))
     start = time.perf_counter()
     for epoch in range(1, min(config.epochs, stop_after or config.epochs) + 1):
         lr = optimizer.param_groups[0]["lr"]
@@ -258,6 +258,7 @@ def fit(config: Config, *, save_to: str | Path | None = None, device: str | None
                                "eval_loss": eval_loss, "eval_acc": eval_acc, "eval_correct": correct,
                                "eval_total": total, **extra, "seconds": seconds})
     history.total_seconds = time.perf_counter() - start
+    history.draws = getattr(loaders.train, "draws", None)  # the fast pipeline's; the DataLoader's are not digested
     history.model = evaluated_now
     log(verdict(history))
     if save_to is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .paths import PROJECT_ROOT, env_path
+from .paths import PROJECT_ROOT, env_flag, env_path
 
 RESULTS_DIR = env_path("MNIST_DRILL_RESULTS", PROJECT_ROOT / "results")  # blank counts as unset
 
@@ -21,6 +21,18 @@ KINDS = {
     "sweep": "one seed of one candidate of a named sweep, validation split (results/val/sweeps/<sweep>/)",
     "scratch": "anything else: `train`, and runs with overrides (results/runs/)",
 }
+
+
+CITE_ENV = "MNIST_DRILL_CITE"  # set by `make notebooks` alone: a full run replaces its cited results/<step>.json
+
+
+def notebook_run_path(name: str) -> Path:
+    """Where a notebook saves its full run: the cited results/<name>.json only when MNIST_DRILL_CITE is set (`make
+    notebooks` sets it); a notebook run by hand (Jupyter's Run all, nbconvert) writes the scratch
+    results/runs/<name>_notebook.json, which git ignores, so it never touches a cited result."""
+    if env_flag(CITE_ENV):
+        return run_path("notebook", name)
+    return RESULTS_DIR / "runs" / f"{name}_notebook.json"
 
 
 def results_dir() -> Path:

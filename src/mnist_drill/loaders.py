@@ -9,6 +9,7 @@ Both normalise with the training set's own mean and std, and both honour the val
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ VAL_SIZE = 10_000  # the validation split holds out the last 10k training images
 # evaluation batches: on a 2-core CPU the drill's models read 1,000 images about 2.4 times faster in batches of 250
 # than in one batch of 1,000 (whose activations overflow the caches); the counts are the same
 EVAL_BATCH = 250
+DRAW_BATCHES = 4  # the first epoch's first batches whose draws TensorLoader.draws digests
 
 
 @dataclass
@@ -75,6 +77,8 @@ class TensorLoader:
         self.elastic_alpha, self.elastic_sigma = elastic_alpha, elastic_sigma
         self.generator = generator
         self.normalise_per_batch = bool(shuffle or self.augmented)
+        self._draws = hashlib.sha256()
+        self._draws_seen = 0
         if not self.normalise_per_batch:  # nothing changes between epochs: normalise once
             self.images = (images - mean) / std
 
@@ -85,6 +89,19 @@ class TensorLoader:
     def __len__(self) -> int:
         return math.ceil(self.num_samples / self.batch_size)
 
+    @property
+    def draws(self) -> dict:
+        """{"batches", "sha256"}: a digest of the shuffle order and augmentation parameters of the first epoch's first
+        DRAW_BATCHES batches. They come from the seeded CPU generator, so they are bitwise the same on every machine:
+        a change in seeding, data order or augmentation draws changes the digest anywhere."""
+        return {"batches": self._draws_seen, "sha256": self._draws.hexdigest()[:16]}
+
+    def _record(self, *tensors) -> None:
+        if self._draws_seen < DRAW_BATCHES:
+            for t in tensors:
+                self._draws.update(t.detach().cpu().contiguous().numpy().tobytes())
+            self._draws_seen += 1
+
     def __iter__(self):
         device = self.images.device
         n = self.num_samples
@@ -92,23 +109,27 @@ class TensorLoader:
         for start in range(0, n, self.batch_size):
             idx = slice(start, start + self.batch_size) if order is None else order[start:start + self.batch_size]
             x, y = self.images[idx], self.labels[idx]
+            params = ()
             if self.augmented:  # before normalising, so that the fill is background
-                x = self._augment(x)
+                x, params = self._augment(x)
+            if order is not None:
+                self._record(idx, *params)
             if self.normalise_per_batch:
                 x = (x - self.mean) / self.std
             yield x, y
 
-
-    def _augment(self, x: torch.Tensor) -> torch.Tensor:
+    def _augment(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple]:
+        """The batch augmented, and the parameters drawn for it."""
         n, device = len(x), x.device
         angles = augment.random_angles(n, self.rotation_deg, self.generator, device)
         if not (self.shift or self.scale or self.elastic_alpha):
-            return augment.rotate(x, angles)  # rotation alone draws exactly what it always drew
+            return augment.rotate(x, angles), (angles,)  # rotation alone draws exactly what it always drew
         shifts = augment.random_shifts(n, self.shift, x.shape[-1], self.generator, device) if self.shift else None
         scales = augment.random_scales(n, self.scale, self.generator, device) if self.scale else None
         fields = augment.random_displacements(n, self.elastic_alpha, self.elastic_sigma, x.shape[-1], self.generator,
                                               device) if self.elastic_alpha else None
-        return augment.affine(x, angles, shifts, scales, displacement=fields)
+        params = tuple(t for t in (angles, shifts, scales, fields) if t is not None)
+        return augment.affine(x, angles, shifts, scales, displacement=fields), params
 
 
 def make_loaders(config, device, generator: torch.Generator, root: Path = DATA_DIR) -> Loaders:

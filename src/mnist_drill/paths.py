@@ -27,5 +27,10 @@ def env_path(name: str, default: Path, environ=os.environ) -> Path:
     return Path(value) if value.strip() else default
 
 
+def env_flag(name: str, environ=os.environ) -> bool:
+    """True when environment variable `name` is set to anything but blank, 0, false or no (any case)."""
+    return environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
+
+
 PROJECT_ROOT = _project_root()
 DATA_DIR = env_path(DATA_ENV, PROJECT_ROOT / "data")

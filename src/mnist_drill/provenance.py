@@ -1,9 +1,12 @@
 """Where a run came from: the git commit, whether the code had uncommitted changes, the command line,
-and the library versions. Every History carries these, so every stored number traces back.
+the library versions and the machine's fingerprint. Every History carries these, so every stored number
+traces back, and `verify` knows whether a re-run on this machine can repeat it digit for digit.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import platform
 import shlex
 import subprocess
@@ -57,6 +60,49 @@ def library_versions() -> dict:
 
     return {"python": platform.python_version(), "torch": torch.__version__,
             "torchvision": torchvision.__version__, "numpy": np.__version__}
+
+
+def cpu_model() -> str:
+    """The CPU's model name as the OS reports it ("AMD EPYC", "Intel(R) Xeon(R) Platinum 8375C ..."), or a fallback."""
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8", errors="replace"):
+            if line.lower().startswith(("model name", "hardware", "cpu model")):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def machine_fingerprint(device=None) -> dict:
+    """What decides a run's floating-point path: the CPU and the SIMD kernels torch picks for it (AVX2, AVX512),
+    the thread count, the library versions, and on CUDA the GPU, CUDA and cuDNN. `hash` is a short digest of the
+    rest: two runs of one seed give the same numbers when, and only when, their hashes match (as far as we know)."""
+    import torch
+
+    device = torch.device(device or "cpu")
+    machine = {"cpu": cpu_model(), "arch": platform.machine(),
+               "cpu_capability": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads(),
+               **library_versions(), "device": device.type}
+    if device.type == "cuda":
+        machine.update(gpu=torch.cuda.get_device_name(device), cuda=torch.version.cuda,
+                       cudnn=torch.backends.cudnn.version())
+    machine["hash"] = fingerprint_hash(machine)
+    return machine
+
+
+def fingerprint_hash(machine: dict) -> str:
+    """A 12-hex-digit digest of a fingerprint's fields (its own `hash` left out)."""
+    canonical = json.dumps({k: v for k, v in machine.items() if k != "hash"}, sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def describe_machine(machine: dict | None) -> str:
+    """One line a reader can use: "AMD EPYC, AVX2, 2 threads, torch 2.14.1 [hash]"; old runs have none."""
+    if not machine:
+        return "an unknown machine (no fingerprint: stored before fingerprints were recorded)"
+    where = f"{machine.get('gpu')}, CUDA {machine.get('cuda')}" if machine.get("device") == "cuda" else "CPU"
+    return (f"{machine.get('cpu', '?')} ({machine.get('cpu_capability', '?')}, {machine.get('threads', '?')} threads), "
+            f"{where}, torch {machine.get('torch', '?')} [{machine.get('hash', '?')}]")
 
 
 # Taken once, when the package is imported: that is the code a process runs, even if files change later.

@@ -27,6 +27,11 @@ class History:
     commit: str = ""  # git HEAD when the run started ("unknown" outside a checkout)
     code_dirty: bool | None = None  # whether src/ and the other code paths differed from that commit
     command: str = ""  # what made the run
+    # the machine's fingerprint (provenance.machine_fingerprint); None in runs stored before it was recorded
+    machine: dict | None = None
+    # a digest of the first batches' seeded draws (shuffle order, augmentation parameters), made by the CPU generator:
+    # the same on every machine for the same code and seed (loaders.TensorLoader.draws); None where not recorded
+    draws: dict | None = None
     model: object = field(default=None, repr=False, compare=False)  # the trained model; not saved
 
     # --- per-epoch columns ---

@@ -1,49 +1,139 @@
-"""Does a stored run still reproduce? Re-run its first epochs with the code at HEAD and compare every number.
+"""Does a stored run still reproduce? Re-run its first epochs with the code at HEAD and compare, as strictly as
+the machine allows. The verdict names the tier it applied:
 
-On the same kind of machine (device and thread count) the numbers must be identical: the seed fixes the
-initial weights, the shuffles and the augmentation. A difference means the code changed what the run computes.
+- everywhere, exact: the parameter count, every epoch's LR and eval_total, the config's round trip, and the digest of
+  the first batches' seeded draws (shuffle order, augmentation parameters: made by the CPU generator, so portable);
+- the same machine (equal fingerprints, provenance.machine_fingerprint): every number exact;
+- another machine: its CPU or GPU sums in another order and the seed takes another path, so each other number must
+  fall within a band measured across machines (TOLERANCE); `strict=True` demands exact numbers anyway.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import Config
-from .engine import fit
 from .layout import display
+from .provenance import describe_machine, fingerprint_hash
 from .results import History
 
-COMPARED = ("lr", "train_loss", "train_acc", "eval_loss", "eval_acc", "eval_correct", "eval_total")
+COMPARED = ("lr", "train_loss", "train_acc", "eval_loss", "eval_acc", "eval_correct", "eval_total", "plain_correct")
+EXACT_EVERYWHERE = ("lr", "eval_total")
+
+# How far one seed's numbers move when the same code runs on another machine, measured (after minus before):
+# - this project's AMD EPYC (AVX2) re-running the final step's seed 1, stored on an AVX-512 CPU (`verify --epochs 3`):
+#   test images right -12, 0, +1 in five views and -18, +1 in one view (epochs 1-2); train loss +0.08 %, -0.63 %,
+#   -0.66 %; train accuracy -0.03, -0.06, +0.04 points;
+# - an Intel AVX-512 machine re-running the same (issue 17): -7, +1 images at epochs 1-2, train loss in the 4th digit;
+# - the lent H200 GPU against this project's CPU, the 7,568-parameter recipe, seed 1, all 15 epochs (both runs stored):
+#   images within 8 (-7 to +8), train loss within 6.1 % (2.9 % in epochs 1-2), train accuracy within 0.11 points.
+# For scale, seeds 1-10 of the final step span 40 images at epoch 1 (9,863-9,903) and 32 at epoch 2. A band of about
+# twice the largest measured difference keeps a code change of a few tenths of a point from passing as noise.
+TOLERANCE = {
+    "eval_correct": 0.0035,  # a fraction of eval_total: 35 of 10,000 test images (largest measured: 18)
+    "plain_correct": 0.0035,  # the same, for the one-view count of a five-view run
+    "train_loss": 0.10,  # relative (largest measured: 6.1 %)
+    "train_acc": 0.5,  # percentage points (largest measured: 0.11)
+}
+# eval_loss and eval_acc follow from the same forward passes as eval_correct and are printed, not judged, off-machine
 
 
-def differences(stored: History, fresh: History, epochs: int) -> list[str]:
-    """One line per number that differs in the first `epochs` epochs; empty when they all agree."""
-    lines = []
+@dataclass
+class Comparison:
+    tier: str  # "same machine", "another machine" or "another machine, strict"
+    problems: list[str] = field(default_factory=list)  # numbers outside what the tier allows
+    moved: list[str] = field(default_factory=list)  # numbers that differ within their band (another machine)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def same_machine(stored: History, fresh: History) -> bool:
+    """True when both runs carry a fingerprint and the fingerprints are equal (hashes recomputed from the fields)."""
+    if not (stored.machine and fresh.machine):
+        return False
+    return fingerprint_hash(stored.machine) == fingerprint_hash(fresh.machine)
+
+
+def band(key: str, old: float, new: float, total: int) -> tuple[float, float]:
+    """(difference, allowed) for one number under TOLERANCE."""
+    if key in ("eval_correct", "plain_correct"):
+        return abs(new - old), math.ceil(TOLERANCE[key] * total)
+    if key == "train_loss":
+        return abs(new / old - 1) if old else abs(new), TOLERANCE[key]
+    return abs(new - old), TOLERANCE[key]
+
+
+def compare(stored: History, fresh: History, epochs: int, strict: bool = False) -> Comparison:
+    """Compare the first `epochs` epochs of two runs of one config, in the tier their fingerprints allow."""
+    same = same_machine(stored, fresh)
+    result = Comparison("same machine" if same else "another machine, strict" if strict else "another machine")
+    exact = same or strict
+    if stored.params != fresh.params:
+        result.problems.append(f"params: stored {stored.params:,}, now {fresh.params:,}")
+    if stored.draws and fresh.draws and stored.draws != fresh.draws:
+        result.problems.append(f"seeded draws (shuffle order, augmentation) of the first {stored.draws['batches']} "
+                               f"batches: stored {stored.draws['sha256']}, now {fresh.draws['sha256']}")
     for old, new in zip(stored.epochs[:epochs], fresh.epochs[:epochs], strict=True):
         for key in COMPARED:
-            if old.get(key) != new.get(key):
-                lines.append(f"epoch {old['epoch']} {key}: stored {old.get(key)!r}, now {new.get(key)!r}")
-    if stored.params != fresh.params:
-        lines.insert(0, f"params: stored {stored.params:,}, now {fresh.params:,}")
-    return lines
+            a, b = old.get(key), new.get(key)
+            if a == b or key not in old:  # equal, or not recorded when the stored run was made
+                continue
+            line = f"epoch {old['epoch']} {key}: stored {a!r}, now {b!r}"
+            if exact or key in EXACT_EVERYWHERE or b is None:
+                result.problems.append(line)
+            elif key in TOLERANCE:
+                diff, allowed = band(key, a, b, old["eval_total"])
+                unit = "relative" if key == "train_loss" else "images" if key.endswith("correct") else "points"
+                (result.problems if diff > allowed else result.moved).append(
+                    f"{line} (differs by {diff:.4g}, {unit}; allowed {allowed:.4g})")
+            else:
+                result.moved.append(line + " (not judged across machines)")
+    return result
 
 
-def verify(path: str | Path, epochs: int = 2, device: str | None = "cpu", log=print) -> bool:
-    """Re-run the first `epochs` epochs of the History at `path`; print the verdict and any difference."""
+def round_trip_problem(data: dict) -> str | None:
+    """Why a stored config would not re-run as itself, or None: it must load, and save back to the same fields."""
+    try:
+        again = Config.from_dict(data).to_dict()
+    except (TypeError, ValueError) as e:
+        return f"config cannot be loaded: {e}"
+    return None if again == data else f"config does not round-trip: stored {data}, re-read {again}"
+
+
+def verify(path: str | Path, epochs: int = 2, device: str | None = "cpu", strict: bool = False, log=print) -> bool:
+    """Re-run the first `epochs` epochs of the History at `path`; print the tier, the verdict and what differs."""
+    from .engine import fit  # here, so that reading this module's bands does not load the training code
+
     stored = History.load(path)
     if epochs > len(stored.epochs):
         raise ValueError(f"{display(Path(path))} holds {len(stored.epochs)} epochs; ask for at most that many")
+    problem = round_trip_problem(stored.config)
+    if problem:
+        log(f"DIFFERENT: {problem}")
+        return False
     config = Config.from_dict(stored.config)
     log(f"Verifying {display(Path(path))}: {config.name}, seed {config.seed}, first {epochs} of {config.epochs} "
-        f"epochs (stored at commit {stored.commit[:10] or 'unknown'} on {stored.device})")
+        f"epochs (stored at commit {stored.commit[:10] or 'unknown'})")
     fresh = fit(config, device=device, progress=False, log=lambda line: log("  " + line), stop_after=epochs)
-    if fresh.device != stored.device:
-        log(f"note: stored on {stored.device}, re-run on {fresh.device}: numbers may differ for that reason alone")
-    diffs = differences(stored, fresh, epochs)
-    if diffs:
-        log(f"DIFFERENT: {len(diffs)} number(s) changed since the stored run:")
-        for line in diffs:
+    result = compare(stored, fresh, epochs, strict)
+    log(f"stored on {describe_machine(stored.machine)}")
+    log(f"re-run on {describe_machine(fresh.machine)}")
+    log(f"tier: {result.tier}; exact everywhere: parameters, LR and eval_total of every epoch, the config's round trip"
+        + (", the seeded draws" if stored.draws else " (the seeded draws were not recorded in this stored run)"))
+    if not result.ok:
+        log(f"DIFFERENT: {len(result.problems)} number(s) outside what the tier allows ({result.tier}):")
+        for line in result.problems:
             log("  " + line)
         return False
-    log(f"IDENTICAL: the first {epochs} epochs reproduce exactly ({len(COMPARED)} numbers per epoch)")
+    if result.tier == "same machine":
+        log(f"IDENTICAL: the first {epochs} epochs reproduce exactly ({len(COMPARED)} numbers per epoch)")
+    else:
+        log(f"CONSISTENT (another machine): the portable numbers are exact, and {len(result.moved)} number(s) moved "
+            "within the bands measured across machines (verify.TOLERANCE); --strict demands exact numbers")
+        for line in result.moved:
+            log("  " + line)
     return True
