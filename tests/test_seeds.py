@@ -24,22 +24,31 @@ def test_summary_statistics_and_first_epoch_all_seeds_hold():
     assert summarize_seeds(runs, window=2)["worst_seed"] == 2  # over epochs 2-3 only: 99.38
     assert s["last_epoch_mean"] == pytest.approx((99.45 + 99.40 + 99.6) / 3)
     table = format_seeds_table(s)
-    assert "every seed >= 99.4% from epoch: 3" in table and "worst seed: 1" in table
+    assert "every seed from epoch: 3" in table and "seed 1)" in table and "1 of 3 seeds hold" in table
 
-    assert "one_view" not in s and "unshifted view" not in table  # runs read in one view
+    assert "five_views" not in s and "five views" not in table  # runs read in one view
 
 
-def test_runs_read_in_five_views_also_summarise_their_unshifted_view():
+def test_runs_read_in_five_views_are_judged_in_one_view_with_five_views_beside():
     runs = [make(1, [99.5, 99.5, 99.5]), make(2, [99.45, 99.5, 99.42])]
     for run, plain in zip(runs, ([99.4, 99.45, 99.41], [99.38, 99.5, 99.45]), strict=True):
+        run.config["tta_shift"] = 1
         for epoch, acc in zip(run.epochs, plain, strict=True):
             epoch["plain_acc"] = acc
     s = summarize_seeds(runs, window=2)
-    assert s["one_view"] == {"worst_seed_min_last_epochs": 99.41, "seeds_holding": 2,
-                             "last_epoch_mean": pytest.approx((99.41 + 99.45) / 2)}
-    assert summarize_seeds(runs)["one_view"]["seeds_holding"] == 1  # seed 2's 99.38 at epoch 1
-    assert "the unshifted view alone (the same weights): lowest 99.41% in the last 2 epochs, 2 of 2" in (
+    assert s["reading"] == "one view" and s["worst_seed_min_last_epochs"] == 99.41 and s["seeds_holding"] == 2
+    assert s["last_epoch_mean"] == pytest.approx((99.41 + 99.45) / 2)
+    assert s["five_views"]["worst_seed_min_last_epochs"] == 99.42 and s["five_views"]["seeds_holding"] == 2
+    assert summarize_seeds(runs)["seeds_holding"] == 1  # seed 2's one view reads 99.38 at epoch 1
+    assert "five views (test-time augmentation), the same weights: 2 of 2 seeds hold (lowest 99.42%)" in (
         format_seeds_table(s))
+
+
+def test_a_five_view_run_without_its_one_view_reading_says_so():
+    run = make(1, [99.5, 99.5])
+    run.config["tta_shift"] = 1
+    with pytest.raises(ValueError, match="before the one-view reading was recorded"):
+        summarize_seeds([run])
 
 
 def test_a_seed_missing_the_target_at_the_end_means_never():

@@ -72,8 +72,12 @@ def plot_history(history: History, title: str | None = None):
     eval_name = history.eval_name.lower()
     fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
     ax = axes[0]
-    _accuracy_panel(ax, {"train": (epochs, history.column("train_acc"), {}),
-                         eval_name: (epochs, history.eval_acc, {})})
+    curves = {"train": (epochs, history.column("train_acc"), {}),
+              f"{eval_name}, one view": (epochs, history.one_view, {})}
+    if history.five_views:
+        curves[f"{eval_name}, five views (test-time augmentation)"] = (epochs, history.five_views,
+                                                                       {"ls": "--", "marker": "s", "ms": 3})
+    _accuracy_panel(ax, curves)
     ax.set(title="accuracy (%)", xlabel="epoch")
     ax.legend(loc="lower right")
     ax = axes[1]
@@ -131,13 +135,19 @@ def plot_misclassified(images, labels, preds, ncols: int = 8, title: str = "misc
 # --- several runs ---
 def plot_compare(histories: dict[str, History], title: str = "test accuracy per epoch, all steps",
                  spread: dict[str, dict] | None = None):
-    """Evaluation accuracy per epoch of several runs, zoomed on the target line.
+    """Test accuracy per epoch of several runs in one view (solid), zoomed on the target line; a run read in five views
+    also gets that reading, dashed and labelled.
 
-    spread: {name: seeds summary} for the runs whose step has seeds: their min-max band over the seeds is shaded.
+    spread: {name: seeds summary} for the runs whose step has seeds: their one-view min-max band is shaded.
     """
     fig, ax = plt.subplots(figsize=(9, 5))
-    _accuracy_panel(ax, {f"{name} ({h.params:,} params)": (h.column("epoch"), h.eval_acc, {})
-                         for name, h in histories.items()})
+    curves = {}
+    for name, h in histories.items():
+        curves[f"{name} ({h.params:,} params)"] = (h.column("epoch"), h.one_view, {})
+        if h.five_views:
+            curves[f"{name}, five views (test-time augmentation)"] = (h.column("epoch"), h.five_views,
+                                                                      {"ls": "--", "marker": "s", "ms": 3})
+    _accuracy_panel(ax, curves)
     lo = ax.get_ylim()[0]
     for name, summary in (spread or {}).items():
         color = next((line.get_color() for line in ax.lines if line.get_label().startswith(f"{name} (")), None)
@@ -153,12 +163,12 @@ def plot_compare(histories: dict[str, History], title: str = "test accuracy per 
 def plot_seeds(histories: list[History], title: str | None = None):
     """One curve per seed, the target line, and the epochs 10-15 band the headline is about."""
     fig, ax = plt.subplots(figsize=(9, 5))
-    _accuracy_panel(ax, {f"seed {h.seed}": (h.column("epoch"), h.eval_acc, {}) for h in histories})
+    _accuracy_panel(ax, {f"seed {h.seed}": (h.column("epoch"), h.one_view, {}) for h in histories})
     last = max(histories[0].column("epoch"))
     ax.axvspan(last - LAST_EPOCHS + 0.5, last + 0.5, color="green", alpha=0.06,
                label=f"epochs {last - LAST_EPOCHS + 1}-{last}")
     name = histories[0].config["name"]
-    ax.set(title=title or f"{name}: {histories[0].eval_name.lower()} accuracy of {len(histories)} seeds",
+    ax.set(title=title or f"{name}: {histories[0].eval_name.lower()} accuracy of {len(histories)} seeds, one view",
            xlabel="epoch")
     ax.legend(loc="lower right", ncol=2)
     fig.tight_layout()
@@ -166,22 +176,27 @@ def plot_seeds(histories: list[History], title: str | None = None):
 
 
 def plot_frontier(rows: list[dict], title: str = "params against the worst seed's minimum over epochs 10-15"):
-    """One labelled point per row ({"label", "params", "worst_min"}): parameters (x) against the worst seed's
-    minimum accuracy over epochs 10-15 (y), with the target line; green where the row holds the target."""
-    fig, ax = plt.subplots(figsize=(9, 5))
-    lo, hi = accuracy_limits([r["worst_min"] for r in rows])
-    for r in rows:
+    """One numbered point per row ({"label", "params", "worst_min"}): parameters (x) against the worst seed's one-view
+    minimum over epochs 10-15 (y), green where the row holds the target; the numbers are keyed beside the panel, so no
+    two labels overlap, and the y-range fits the points and the target line."""
+    rows = sorted(rows, key=lambda r: (r["params"], r["label"]))
+    fig, ax = plt.subplots(figsize=(11, 4.8))
+    values = [r["worst_min"] for r in rows] + [TARGET]
+    lo, hi = min(values) - 0.04, max(values) + 0.04
+    key = []
+    for number, r in enumerate(rows, 1):
         holds = r.get("holds", r["worst_min"] >= TARGET)
-        y = max(r["worst_min"], lo)  # a row below the panel sits on its bottom edge, marked by a triangle
-        ax.plot(r["params"], y, "o" if y == r["worst_min"] else "v", color="tab:green" if holds else "tab:red",
-                ms=7, clip_on=False, zorder=5)
-        shown = f"{r['label']} ({r['worst_min']:.2f} %)" if y != r["worst_min"] else r["label"]
-        ax.annotate(shown, (r["params"], y), xytext=(5, 5), textcoords="offset points", fontsize=8)
+        ax.plot(r["params"], r["worst_min"], "D" if r.get("peer") else "o", color="tab:green" if holds else "tab:red",
+                ms=7, zorder=5)
+        ax.annotate(str(number), (r["params"], r["worst_min"]), xytext=(6, 4 if number % 2 else -10),
+                    textcoords="offset points", fontsize=9)
+        key.append(f"{number}. {r['label']}: {r['params']:,} params, {r['worst_min']:.2f} %")
     _target_line(ax, TARGET)
     ax.set_ylim(lo, hi)
-    ax.margins(x=0.15)
+    ax.margins(x=0.08)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
-    ax.set(title=title, xlabel="parameters", ylabel="worst seed's min accuracy, epochs 10-15 (%)")
+    ax.set(title=title, xlabel="parameters", ylabel="worst seed's min, epochs 10-15 (%)")
     ax.grid(alpha=0.3)
+    ax.text(1.02, 1.0, "\n".join(key), transform=ax.transAxes, va="top", fontsize=8, family="monospace")
     fig.tight_layout()
     return fig

@@ -40,16 +40,36 @@ class History:
 
     @property
     def eval_acc(self) -> list[float]:
-        """Accuracy % on the evaluation set of every epoch (the test set, or the validation split)."""
+        """The accuracy % the run logged on its evaluation set each epoch: one view, or five for a five-view run."""
         return self.column("eval_acc")
+
+    @property
+    def read_in_five_views(self) -> bool:
+        return bool(self.config.get("tta_shift"))
+
+    @property
+    def one_view(self) -> list[float]:
+        """Test accuracy % of every epoch, one forward pass per image: the reading every claim is made in. A run
+        read in five views records its unshifted view beside them (plain_acc), from the same forward passes."""
+        if not self.read_in_five_views:
+            return self.eval_acc
+        if not all("plain_acc" in epoch for epoch in self.epochs):
+            raise ValueError(f"{self.config.get('name')} seed {self.seed} was read in five views before the one-view "
+                             "reading was recorded beside them; re-run it for a one-view reading")
+        return self.column("plain_acc")
+
+    @property
+    def five_views(self) -> list[float] | None:
+        """Accuracy % of every epoch read in five views (test-time augmentation), or None for a one-view run."""
+        return self.eval_acc if self.read_in_five_views else None
 
     @property
     def seconds_per_epoch(self) -> float:
         return sum(self.column("seconds")) / max(len(self.epochs), 1)
 
     def best(self) -> tuple[float, int]:
-        """(best accuracy, its epoch), the earliest epoch on a tie."""
-        accs = self.eval_acc
+        """(best one-view accuracy, its epoch), the earliest epoch on a tie."""
+        accs = self.one_view
         i = max(range(len(accs)), key=lambda k: (accs[k], -k))
         return accs[i], self.epochs[i]["epoch"]
 
@@ -91,10 +111,10 @@ def _renamed(epoch: dict) -> dict:
 def first_consistent_epoch(history_or_accs, target: float = TARGET) -> int | None:
     """The epoch from which every later accuracy stays >= target, or None if the last one misses it.
 
-    Accepts a History or a list of per-epoch accuracies (epochs numbered from 1).
+    Accepts a History (read in one view) or a list of per-epoch accuracies (epochs numbered from 1).
     """
     if isinstance(history_or_accs, History):
-        accs, numbers = history_or_accs.eval_acc, history_or_accs.column("epoch")
+        accs, numbers = history_or_accs.one_view, history_or_accs.column("epoch")
     else:
         accs = list(history_or_accs)
         numbers = list(range(1, len(accs) + 1))
@@ -109,16 +129,36 @@ def first_consistent_epoch(history_or_accs, target: float = TARGET) -> int | Non
 def verdict(history: History, target: float = TARGET) -> str:
     best, best_epoch = history.best()
     first = first_consistent_epoch(history, target)
-    held = f">= {target}% held from epoch {first}" if first else f">= {target}% not held at the end"
-    return (f"Verdict: best {best:.2f}% at epoch {best_epoch} | {held} | last {history.eval_acc[-1]:.2f}% | "
-            f"{history.params:,} params | {history.total_seconds:.1f} s total "
+    line = (f"Verdict: best {best:.2f}% at epoch {best_epoch} | {held_phrase(first, target)} | "
+            f"last {history.one_view[-1]:.2f}%")
+    if history.five_views:
+        five = first_consistent_epoch(history.five_views, target)
+        line += (f" | five views (test-time augmentation): {held_phrase(five, target)}, "
+                 f"last {history.five_views[-1]:.2f}%")
+    return (f"{line} | {history.params:,} params | {history.total_seconds:.1f} s total "
             f"({history.seconds_per_epoch:.1f} s/epoch on {history.device})")
 
 
-def summarize_seeds(histories: list[History], target: float = TARGET, window: int = 6) -> dict:
-    """Per-epoch min / mean / max over seeds, the worst seed, and the first epoch every seed holds.
+def held_phrase(first: int | None, target: float = TARGET) -> str:
+    return f">= {target}% held from epoch {first}" if first else f">= {target}% never held to the last epoch"
 
-    The worst seed is the one with the lowest accuracy over the last `window` epochs (epochs 10-15 of 15).
+
+def window_stats(runs: list[list[float]], target: float = TARGET, window: int = 6) -> dict:
+    """Over several runs' per-epoch accuracies: the first epoch every run holds from, the lowest accuracy of the last
+    `window` epochs (epochs 10-15 of 15), how many runs hold through them, and the mean of the last epoch."""
+    firsts = [first_consistent_epoch(accs, target) for accs in runs]
+    mins = [min(accs[-window:]) for accs in runs]
+    return {"first_consistent_all": None if None in firsts else max(firsts),
+            "worst_seed_min_last_epochs": min(mins), "seeds_holding": sum(m >= target for m in mins),
+            "mean_last_epochs": sum(sum(a[-window:]) / window for a in runs) / len(runs),
+            "last_epoch_mean": sum(accs[-1] for accs in runs) / len(runs)}
+
+
+def summarize_seeds(histories: list[History], target: float = TARGET, window: int = 6) -> dict:
+    """Per-epoch min / mean / max over seeds in one view, the worst seed, the first epoch every seed holds; and, for
+    runs read in five views, the same figures in five views under "five_views".
+
+    The worst seed is the one with the lowest one-view accuracy over the last `window` epochs (epochs 10-15 of 15).
     """
     if not histories:
         raise ValueError("summarize_seeds needs at least one History")
@@ -127,74 +167,81 @@ def summarize_seeds(histories: list[History], target: float = TARGET, window: in
         raise ValueError(f"histories have different numbers of epochs: {sorted(lengths)}")
     per_epoch = []
     for i in range(lengths.pop()):
-        accs = [h.eval_acc[i] for h in histories]
+        accs = [h.one_view[i] for h in histories]
         per_epoch.append({"epoch": histories[0].epochs[i]["epoch"], "min": min(accs),
                           "mean": sum(accs) / len(accs), "max": max(accs)})
     firsts = [first_consistent_epoch(h, target) for h in histories]
-    worst = min(histories, key=lambda h: (min(h.eval_acc[-window:]), h.eval_acc[-1]))
-    return {
+    worst = min(histories, key=lambda h: (min(h.one_view[-window:]), h.one_view[-1]))
+    summary = {
         "name": histories[0].config["name"],
         "eval_name": histories[0].eval_name,
+        "reading": "one view",
         "target": target,
         "seeds": [h.seed for h in histories],
         "params": histories[0].params,
         "per_epoch": per_epoch,
         "first_consistent_per_seed": dict(zip([str(h.seed) for h in histories], firsts, strict=True)),
-        "first_consistent_all": None if None in firsts else max(firsts),
         "worst_seed": worst.seed,
-        "worst_seed_min_last_epochs": min(worst.eval_acc[-window:]),
         "window": window,
-        "last_epoch_mean": per_epoch[-1]["mean"],
         "seconds_per_run_mean": sum(h.total_seconds for h in histories) / len(histories),
-        **one_view(histories, target, window),
+        **window_stats([h.one_view for h in histories], target, window),
     }
-
-
-def one_view(histories: list[History], target: float = TARGET, window: int = 6) -> dict:
-    """For runs read in five views (Config.tta_shift): what the same weights read from the unshifted images alone,
-    recorded beside every epoch (plain_acc); {} for runs read in one view."""
-    if not all("plain_acc" in epoch for h in histories for epoch in h.epochs):
-        return {}
-    mins = [min(h.column("plain_acc")[-window:]) for h in histories]
-    return {"one_view": {"worst_seed_min_last_epochs": min(mins), "seeds_holding": sum(m >= target for m in mins),
-                         "last_epoch_mean": sum(h.column("plain_acc")[-1] for h in histories) / len(histories)}}
+    if all(h.five_views for h in histories):
+        summary["five_views"] = window_stats([h.five_views for h in histories], target, window)
+    return summary
 
 
 def format_seeds_table(summary: dict) -> str:
     lines = [f"{summary['name']}: {len(summary['seeds'])} seeds {summary['seeds']}, "
-             f"{summary['params']:,} params, {summary['eval_name'].lower()} accuracy %",
+             f"{summary['params']:,} params, {summary['eval_name'].lower()} accuracy % in one view",
              f"{'epoch':>5} {'min':>7} {'mean':>7} {'max':>7}"]
     for row in summary["per_epoch"]:
         mark = "  <" if row["min"] < summary["target"] else ""
         lines.append(f"{row['epoch']:>5} {row['min']:>7.2f} {row['mean']:>7.2f} {row['max']:>7.2f}{mark}")
     first = summary["first_consistent_all"]
-    lines.append(f"every seed >= {summary['target']}% from epoch: {first if first else 'never'}"
-                 f" | per seed: {summary['first_consistent_per_seed']} | worst seed: {summary['worst_seed']}"
-                 f" | mean of the last epoch: {summary['last_epoch_mean']:.2f}%")
-    if "one_view" in summary:
-        single = summary["one_view"]
-        lines.append(f"the unshifted view alone (the same weights): lowest {single['worst_seed_min_last_epochs']:.2f}% "
-                     f"in the last {summary['window']} epochs, {single['seeds_holding']} of {len(summary['seeds'])} "
-                     f"seeds hold, mean of the last epoch {single['last_epoch_mean']:.2f}%")
+    lines.append(f"one view: {summary['seeds_holding']} of {len(summary['seeds'])} seeds hold >= {summary['target']}% "
+                 f"in every one of the last {summary['window']} epochs (lowest "
+                 f"{summary['worst_seed_min_last_epochs']:.2f}%, seed {summary['worst_seed']}); "
+                 f"every seed from epoch: {first if first else 'never'}; "
+                 f"mean of the last epoch {summary['last_epoch_mean']:.2f}%")
+    lines.append(f"first epoch each seed holds from: {summary['first_consistent_per_seed']}")
+    if "five_views" in summary:
+        five = summary["five_views"]
+        lines.append(f"five views (test-time augmentation), the same weights: {five['seeds_holding']} of "
+                     f"{len(summary['seeds'])} seeds hold (lowest {five['worst_seed_min_last_epochs']:.2f}%), "
+                     f"mean of the last epoch {five['last_epoch_mean']:.2f}%")
     return "\n".join(lines)
 
 
 def steps_table(histories: dict[str, History], markdown: bool = False, summaries: dict[str, dict] | None = None) -> str:
-    """One row per run: parameters, best, last, first consistent epoch, seconds per epoch; and, for the runs
-    whose step has a seeds summary in `summaries` (by name), the worst seed's minimum over the last epochs."""
+    """One row per step's run, in one view: parameters, best, last, first epoch held, seconds per epoch; where the step
+    has a seeds summary in `summaries` (by name), how many seeds hold in epochs 10-15 and the worst one's minimum; and,
+    for a run read in five views, its last epoch and seeds in five views, in columns of their own."""
     summaries = summaries or {}
-    header = ["step", "params", "best %", "last %", f"held >= {TARGET}% from", "s/epoch", "seeds: worst min, ep 10-15"]
+    header = ["step", "params", "best % (one view)", "last %", f"held >= {TARGET}% from", "seeds holding, ep 10-15",
+              "worst seed's min", "five views (TTA): last %, seeds holding", "s/epoch"]
     rows = []
     for name, h in histories.items():
         best, best_epoch = h.best()
         first = first_consistent_epoch(h)
         seeds = summaries.get(name)
-        spread = (f"{seeds['worst_seed_min_last_epochs']:.2f} ({len(seeds['seeds'])} seeds)" if seeds else "-")
-        rows.append([name, f"{h.params:,}", f"{best:.2f} (ep {best_epoch})", f"{h.eval_acc[-1]:.2f}",
-                     str(first) if first else "-", f"{h.seconds_per_epoch:.1f}", spread])
+        five = "-"
+        if h.five_views:
+            five = f"{h.five_views[-1]:.2f}" + (f", {seeds['five_views']['seeds_holding']} of {len(seeds['seeds'])}"
+                                                 if seeds and "five_views" in seeds else "")
+        rows.append([name, f"{h.params:,}", f"{best:.2f} (ep {best_epoch})", f"{h.one_view[-1]:.2f}",
+                     str(first) if first else "never",
+                     f"{seeds['seeds_holding']} of {len(seeds['seeds'])}" if seeds else "-",
+                     f"{seeds['worst_seed_min_last_epochs']:.2f}" if seeds else "-", five,
+                     f"{h.seconds_per_epoch:.1f}"])
+    return format_table(header, rows, markdown)
+
+
+def format_table(header: list[str], rows: list[list], markdown: bool = False) -> str:
+    """Rows of strings as a Markdown table, or as aligned plain-text columns."""
+    rows = [[str(x) for x in row] for row in rows]
     if markdown:
-        out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        out += ["| " + " | ".join(r) + " |" for r in rows]
-        return "\n".join(out)
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
-    return "\n".join("  ".join(str(x).ljust(w) for x, w in zip(r, widths, strict=True)) for r in [header, *rows])
+        return "\n".join("| " + " | ".join(r) + " |" for r in [header, ["---"] * len(header), *rows])
+    widths = [max(len(x) for x in col) for col in zip(header, *rows, strict=True)]
+    return "\n".join("  ".join(x.ljust(w) for x, w in zip(r, widths, strict=True)).rstrip()
+                     for r in [header, *rows])
