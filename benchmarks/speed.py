@@ -23,7 +23,8 @@ from dataclasses import replace
 import torch
 
 from mnist_drill.config import LAST_STEP, STEP_3, STEPS, variant
-from mnist_drill.engine import fit, pick_device
+from mnist_drill.devices import pick_device
+from mnist_drill.engine import fit
 from mnist_drill.fileio import write_json
 from mnist_drill.layout import benchmark_path, display
 from mnist_drill.provenance import provenance

@@ -9,9 +9,7 @@ from torchvision.transforms import InterpolationMode
 
 from mnist_drill.augment import (
     affine,
-    gaussian_blur,
     random_angles,
-    random_displacements,
     random_scales,
     random_shifts,
     rotate,
@@ -140,34 +138,3 @@ def test_shift_refuses_a_shift_out_of_view_and_a_wrong_shape(digits):
         shift(digits, 28, 0)
     with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
         shift(digits[0], 1, 0)
-
-
-@pytest.mark.parametrize("sigma", [1.0, 4.0, 5.0, 6.5])
-def test_gaussian_blur_matches_torchvision_with_elastic_transforms_kernel(sigma):
-    fields = torch.rand(3, 2, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
-    size = int(8 * sigma + 1) + (int(8 * sigma + 1) % 2 == 0)
-    expected = TF.gaussian_blur(fields, [size, size], [sigma, sigma])
-    assert torch.allclose(gaussian_blur(fields, sigma), expected, atol=1e-6)
-
-
-def test_random_displacements_are_seeded_smooth_and_scaled_by_alpha():
-    a = random_displacements(5, 34.0, 4.0, 28, torch.Generator().manual_seed(1))
-    b = random_displacements(5, 34.0, 4.0, 28, torch.Generator().manual_seed(1))
-    double = random_displacements(5, 68.0, 4.0, 28, torch.Generator().manual_seed(1))
-    assert a.shape == (5, 28, 28, 2) and torch.equal(a, b) and torch.allclose(double, 2 * a)
-    assert a.abs().max() <= 34.0 / 28  # blurred noise stays within [-1, 1]
-    assert (a[:, 1:] - a[:, :-1]).abs().max() < a.abs().max() / 2  # neighbours move together: smooth, not noise
-    assert not torch.allclose(a[0], a[1])  # each image its own field
-
-
-def test_affine_with_a_displacement_matches_torchvision_elastic_image_by_image(digits):
-    import torchvision.transforms.v2.functional as F2
-
-    fields = random_displacements(len(digits), 50.0, 5.0, 28, torch.Generator().manual_seed(2))
-    moved = affine(digits, torch.zeros(len(digits)), displacement=fields)
-    for image, field, result in zip(digits, fields, moved, strict=True):
-        assert torch.allclose(result, F2.elastic(image, field[None], fill=0.0), atol=1e-5)
-    assert torch.equal(affine(digits, torch.zeros(len(digits)), displacement=torch.zeros_like(fields)),
-                       affine(digits, torch.zeros(len(digits))))
-    with pytest.raises(ValueError, match="displacement field per image"):
-        affine(digits, torch.zeros(len(digits)), displacement=fields[:2])

@@ -19,7 +19,7 @@ import torchvision
 from torchvision import transforms
 
 import mnist_drill.fetch
-from mnist_drill.data import load_split, mean_std, mnist_dataset
+from mnist_drill.data import MnistTensors, load_split, mean_std
 from mnist_drill.fetch import (
     RAW_FILES,
     WHEEL_PICKLE,
@@ -307,10 +307,10 @@ def test_load_split_reads_the_verified_files(fake_mnist):
 
 
 @pytest.mark.parametrize("train", [True, False])
-def test_mnist_dataset_yields_what_torchvision_mnist_yields(fake_mnist, train):
+def test_mnist_tensors_yield_what_torchvision_mnist_yields(fake_mnist, train):
     root, spec, _ = fake_mnist
     for transform in (None, transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1,), (0.3,))])):
-        ours = mnist_dataset(root, train, transform, spec=spec)
+        ours = MnistTensors(*load_split(root, train, spec=spec), transform=transform)
         theirs = torchvision.datasets.MNIST(root, train=train, transform=transform, download=False)
         assert len(ours) == len(theirs)
         for i in range(len(theirs)):
@@ -337,7 +337,7 @@ def test_stale_processed_cache_is_ignored(fake_mnist):
         images, labels = load_split(root, train, spec=spec)
         np.testing.assert_array_equal(images.numpy(), arrays[prefix][0])
         np.testing.assert_array_equal(labels.numpy(), arrays[prefix][1])
-        dataset = mnist_dataset(root, train, spec=spec)
+        dataset = MnistTensors(*load_split(root, train, spec=spec))
         assert [dataset[i][1] for i in range(len(dataset))] == arrays[prefix][1].tolist()
 
 

@@ -8,18 +8,12 @@ import pytest
 import torch
 
 import mnist_drill.fetch
-from mnist_drill.config import STEP_5 as STEP_5_LIKE
+from mnist_drill.averaging import weight_average
 from mnist_drill.config import Config
-from mnist_drill.engine import (
-    DeviceUnavailable,
-    evaluate,
-    fit,
-    make_optimizer,
-    pick_device,
-    refreshed_batchnorm,
-    set_seed,
-    weight_average,
-)
+from mnist_drill.devices import pick_device
+from mnist_drill.engine import fit, make_optimizer, set_seed
+from mnist_drill.errors import DeviceUnavailable
+from mnist_drill.evaluation import evaluate
 from mnist_drill.loaders import make_loaders
 from mnist_drill.results import History, first_consistent_epoch, verdict
 
@@ -132,51 +126,17 @@ def test_fit_with_a_weight_average_reports_the_average(mnist_root, tiny_config):
     config = replace(tiny_config, ema=0.9)
     history = fit(config, save_to=None, progress=False, log=lambda *_: None)
     loaders = make_loaders(config, "cpu", torch.Generator().manual_seed(0), mnist_root)
-    _, correct, total = evaluate(history.model, loaders.eval)
-    assert (correct, total) == (history.epochs[-1]["eval_correct"], history.epochs[-1]["eval_total"])
+    reading = evaluate(history.model, loaders.eval)
+    assert (reading.correct, reading.total) == (history.epochs[-1]["eval_correct"], history.epochs[-1]["eval_total"])
+    assert reading.one_view_correct == reading.correct
     plain = fit(tiny_config, save_to=None, progress=False, log=lambda *_: None)
     assert plain.column("train_loss") == history.column("train_loss")  # averaging never changes training
     assert plain.model is not history.model
 
 
-def test_refreshed_batchnorm_is_a_copy_whose_statistics_are_the_images_own():
-    from mnist_drill.models import DrillNet
-
-    torch.manual_seed(0)
-    model = DrillNet("C4 G", dropout=0.5, order="bn-relu").eval()
-    before = {k: v.clone() for k, v in model.state_dict().items()}
-    images = torch.randn(300, 1, 28, 28)
-    batches = [(images[:150], None), (images[150:], None)]
-    rng = torch.get_rng_state()
-    fresh = refreshed_batchnorm(model, batches)
-    assert torch.equal(torch.get_rng_state(), rng)  # dropout stayed off: no random number drawn
-    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())  # the original is untouched
-    assert not fresh.training and fresh is not model
-    conv_out = model.features[0][0](images)  # the conv before the BatchNorm
-    norm = fresh.features[0][1]
-    assert torch.allclose(norm.running_mean, conv_out.mean((0, 2, 3)), atol=1e-5)  # a plain mean of the batches
-    halves = [conv_out[:150].var((0, 2, 3)), conv_out[150:].var((0, 2, 3))]
-    assert torch.allclose(norm.running_var, (halves[0] + halves[1]) / 2, rtol=1e-3)
-    assert torch.equal(fresh.features[0][0].weight, model.features[0][0].weight)
-
-
-def test_fit_with_bn_refresh_trains_the_same_and_evaluates_the_refreshed_copy(mnist_root, tiny_config):
-    config = replace(tiny_config, ema=0.9)
-    plain = fit(config, save_to=None, progress=False, log=lambda *_: None)
-    refreshed = fit(replace(config, bn_refresh=300), save_to=None, progress=False, log=lambda *_: None)
-    assert refreshed.column("train_loss") == plain.column("train_loss")  # training is untouched
-    loaders = make_loaders(replace(config, bn_refresh=300), "cpu", torch.Generator().manual_seed(0), mnist_root)
-    assert loaders.bn_images.num_samples == 300
-    _, correct, _ = evaluate(refreshed.model, loaders.eval)
-    assert correct == refreshed.epochs[-1]["eval_correct"]
-    norm = next(m for m in refreshed.model.modules() if isinstance(m, torch.nn.BatchNorm2d))
-    plain_norm = next(m for m in plain.model.modules() if isinstance(m, torch.nn.BatchNorm2d))
-    assert not torch.allclose(norm.running_mean, plain_norm.running_mean)
-
-
 def test_the_five_view_reading_is_the_mean_probability_of_five_shifted_views():
     from mnist_drill import augment
-    from mnist_drill.engine import average_views, view_log_probs
+    from mnist_drill.evaluation import average_views, view_log_probs
     from mnist_drill.models import DrillNet
 
     torch.manual_seed(0)
@@ -196,10 +156,12 @@ def test_fit_with_tta_trains_the_same_and_evaluates_the_shifted_views(mnist_root
     averaged = fit(replace(config, tta_shift=1), save_to=None, progress=False, log=lambda *_: None)
     assert averaged.column("train_loss") == plain.column("train_loss")  # training is untouched
     loaders = make_loaders(config, "cpu", torch.Generator().manual_seed(0), mnist_root)
-    _, correct, _ = evaluate(averaged.model, loaders.eval, 1, -loaders.mean / loaders.std)
-    assert correct == averaged.epochs[-1]["eval_correct"]
-    loss, _, _ = evaluate(averaged.model, loaders.eval)
-    assert loss != averaged.epochs[-1]["eval_loss"]  # the plain reading of the same weights differs
+    five = evaluate(averaged.model, loaders.eval, 1, -loaders.mean / loaders.std)
+    assert five.correct == averaged.epochs[-1]["eval_correct"]
+    assert five.one_view_correct == averaged.epochs[-1]["plain_correct"]
+    one = evaluate(averaged.model, loaders.eval)
+    assert one.loss != averaged.epochs[-1]["eval_loss"]  # the plain reading of the same weights differs
+    assert one.correct == five.one_view_correct  # the unshifted view is the one-view reading
     # the unshifted view alone, recorded beside the five-view reading, is the twin's own reading
     assert averaged.column("plain_correct") == plain.column("eval_correct")
     assert "eval_correct" in plain.epochs[-1] and "plain_correct" not in plain.epochs[-1]
@@ -249,14 +211,6 @@ def _fail(raw):
     raise OSError("offline")
 
 
-def test_old_histories_load_with_their_columns_renamed(tmp_path):
-    path = tmp_path / "old.json"
-    path.write_text(json.dumps({"config": {"name": "x"}, "seed": 1, "params": 1, "device": "cpu", "versions": {},
-                                "epochs": [{"epoch": 1, "test_acc": 99.1, "test_correct": 9910, "test_total": 10000}]}))
-    old = History.load(path)
-    assert old.eval_acc == [99.1] and old.epochs[0]["eval_correct"] == 9910 and old.commit == ""
-
-
 @pytest.mark.parametrize("text", ["{not json", "[]", '{"seed": 1}'])
 def test_a_file_that_is_not_a_history_is_named_in_one_line(tmp_path, text):
     path = tmp_path / "bad.json"
@@ -299,7 +253,7 @@ def test_one_cycle_rises_then_falls_to_lr_over_both_factors_and_cycles_momentum(
 
 
 def test_results_path_that_cannot_be_written_fails_before_training(mnist_root, tiny_config, tmp_path, monkeypatch):
-    from mnist_drill.engine import ResultsUnwritable
+    from mnist_drill.errors import ResultsUnwritable
 
     blocker = tmp_path / "file"
     blocker.write_text("")
@@ -308,21 +262,6 @@ def test_results_path_that_cannot_be_written_fails_before_training(mnist_root, t
     with pytest.raises(ResultsUnwritable, match="cannot write results"):
         fit(tiny_config, save_to=blocker / "run.json", progress=False, log=lambda *_: None)
     assert not started
-
-
-def test_linear_schedule_follows_its_points_per_batch():
-    points = ((0.0, 0.25), (2.0, 1.0), (8.0, 0.1), (15.0, 0.0))
-    config = replace(STEP_5_LIKE, scheduler="linear", lr=0.2, lr_points=points)
-    optimizer, scheduler, per_batch = make_optimizer(torch.nn.Linear(1, 1), config, steps_per_epoch=10)
-    lrs = []
-    for _ in range(150):
-        lrs.append(optimizer.param_groups[0]["lr"])
-        optimizer.step()
-        scheduler.step()
-    assert per_batch
-    assert lrs[0] == pytest.approx(0.05) and lrs[10] == pytest.approx(0.125) and lrs[20] == pytest.approx(0.2)
-    assert lrs[80] == pytest.approx(0.02) and lrs[115] == pytest.approx(0.02 * 0.5)  # halfway from epoch 8 to 15
-    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.0)
 
 
 def test_the_benchmarks_hand_written_average_takes_the_engines_arguments_and_warm_up():

@@ -90,30 +90,3 @@ def test_affine_loader_draws_its_own_shift_and_zoom_per_image_seeded(mnist_root)
     images = affine.train.images[order]
     expected = (augment.affine(images, angles, shifts, scales) - affine.mean) / affine.std
     assert torch.allclose(x1, expected, atol=1e-6)
-
-
-def test_elastic_loader_draws_a_displacement_field_per_image_after_the_affine_draws(mnist_root):
-    from mnist_drill import augment
-
-    config = replace(STEP_2, train_subset=64, eval_subset=10, batch_size=64, shift=0.1, scale=0.1)
-    affine = make_loaders(config, "cpu", torch.Generator().manual_seed(3), mnist_root)
-    elastic = make_loaders(replace(config, elastic_alpha=34.0), "cpu", torch.Generator().manual_seed(3), mnist_root)
-    (x0, y0), (x1, y1) = next(iter(affine.train)), next(iter(elastic.train))
-    assert torch.equal(y0, y1) and not torch.allclose(x0, x1)
-    g = torch.Generator().manual_seed(3)
-    order = torch.randperm(64, generator=g)
-    angles = augment.random_angles(64, 7.0, g)
-    shifts, scales = augment.random_shifts(64, 0.1, 28, g), augment.random_scales(64, 0.1, g)
-    fields = augment.random_displacements(64, 34.0, 4.0, 28, g)
-    images = elastic.train.images[order]
-    expected = (augment.affine(images, angles, shifts, scales, displacement=fields) - elastic.mean) / elastic.std
-    assert torch.allclose(x1, expected, atol=1e-6)
-
-
-def test_torchvision_pipeline_takes_the_elastic_distortion(mnist_root):
-    config = replace(STEP_2, pipeline="torchvision", num_workers=0, train_subset=32, eval_subset=10, batch_size=16,
-                     elastic_alpha=34.0)
-    loaders = make_loaders(config, "cpu", torch.Generator().manual_seed(0), mnist_root)
-    x, y = next(iter(loaders.train))
-    assert x.shape == (16, 1, 28, 28) and y.shape == (16,)
-    assert "ElasticTransform" in repr(loaders.train.loader.dataset.transform)

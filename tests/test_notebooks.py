@@ -17,7 +17,7 @@ from mnist_drill.report import RESULT_END, RESULT_START, load_seed_summaries, re
 from mnist_drill.results import History
 
 NOTEBOOKS = {n: PROJECT_ROOT / "notebooks" / f"{c.name}.ipynb" for n, c in STEPS.items()}
-MAX_BYTES = 150_000
+MAX_BYTES = 400_000  # legible figures (dpi 80, 400 px wide or more) need room; widgets and state never stored
 MACHINE_PATH = re.compile(r"(/work/|/home/|/root/|/tmp/|[A-Z]:\\\\)")
 
 

@@ -1,12 +1,20 @@
 """Sweeps: candidates built from their step, several seeds each, ranked by the worst seed."""
 
+import json
 from dataclasses import replace
 
 import pytest
 
 from mnist_drill import sweeps
-from mnist_drill.config import ONE_CYCLE, SWEEPS, Sweep
+from mnist_drill.config import STEPS
 from mnist_drill.results import History
+
+
+def define(folder, candidates, base=None):
+    folder.mkdir(parents=True, exist_ok=True)
+    spec = {"question": "test", "base": base or {"step": 3}, "candidates": candidates}
+    (folder / "sweep.json").write_text(json.dumps(spec))
+    return folder
 
 
 def make(seed, accs, params=5000, seconds=4.0):
@@ -37,48 +45,46 @@ def test_table_has_params_speed_worst_min_mean_and_seeds_holding():
     assert line.split() == ["a", "5,000", "4.0", "99.38", "99.48", "1", "of", "2"]
 
 
-def test_candidates_are_their_base_plus_their_changes_on_the_validation_split():
-    configs = sweeps.candidates("frontier")
-    assert list(configs) == list(SWEEPS["frontier"].candidates)
-    base = SWEEPS["frontier"].base
-    assert base is ONE_CYCLE and all(sweep.base is ONE_CYCLE for sweep in SWEEPS.values())  # the stored runs' base
-    label = "7.6k, rotation (step 5)"  # step 5 of the earlier releases
-    assert configs[label] == replace(ONE_CYCLE, name=f"frontier: {label}", split="val")
-    for label, config in configs.items():
-        assert config.split == "val"
-        changes = SWEEPS["frontier"].candidates[label]
-        assert {k: getattr(config, k) for k in changes} == changes
-        assert all(getattr(config, k) == getattr(base, k) for k in ("lr", "scheduler", "epochs") if k not in changes)
-    assert all(c.lr == 0.1 for c in sweeps.candidates("frontier", {"lr": 0.1}).values())
+def test_candidates_are_their_base_plus_their_changes_on_the_validation_split(tmp_path):
+    folder = define(tmp_path / "mine", {"a": {"overrides": {}}, "b": {"overrides": {"arch": "C8 M C8 G"}}},
+                    base={"step": 5, "variant": "7.6k-rotation"})
+    configs = sweeps.candidates("mine", folder=folder)
+    assert list(configs) == ["a", "b"] and all(c.split == "val" for c in configs.values())
+    assert configs["a"] == replace(STEPS[5], name="mine: a", split="val", arch="C8 M C12 C16 C16 C16 G",
+                                   weight_decay=0.0, tta_shift=0, shift=0.0, scale=0.0)
+    assert configs["b"].arch == "C8 M C8 G"
+    assert all(c.lr == 0.1 for c in sweeps.candidates("mine", {"lr": 0.1}, folder).values())
     with pytest.raises(ValueError, match="no sweep named 'nope'"):
-        sweeps.candidates("nope")
+        sweeps.candidates("nope", folder=tmp_path / "nope")
 
 
-def test_sweep_runs_every_candidate_with_every_seed_and_stores_them(mnist_root, tiny_config, tmp_path, monkeypatch):
-    monkeypatch.setitem(SWEEPS, "tiny", Sweep(3, {"a": {}, "b": {"arch": "C8 M C8 G"}}, "test"))
+def test_every_stored_sweep_run_is_the_candidate_frozen_beside_it():
+    """An archived round is data: each run's config is the one its sweep.json froze (the seed aside)."""
+    from mnist_drill.config import REMOVED, Config
+    from mnist_drill.layout import sweep_dir
+
+    off = {**Config().to_dict(), **REMOVED}  # a run older than a setting ran without it: at its "off" value
+    for folder in sorted(sweep_dir("frontier").parent.glob("*/sweep.json")):
+        spec = json.loads(folder.read_text())
+        for label, candidate in spec["candidates"].items():
+            for run in sorted((folder.parent / sweeps.slug(label)).glob("seed*.json")):
+                stored = json.loads(run.read_text())["config"]
+                frozen = {**candidate["config"], "seed": stored["seed"]}
+                assert {k: stored.get(k, off[k]) for k in frozen} == frozen, (folder.parent.name, label)
+
+
+def test_sweep_runs_every_candidate_with_every_seed_and_stores_them(mnist_root, tmp_path):
+    define(tmp_path, {"a": {"overrides": {}}, "b": {"overrides": {"arch": "C8 M C8 G"}}})
     small = dict(epochs=1, train_subset=256, eval_subset=128, batch_size=64)
-    runs = sweeps.run_sweep("tiny", [1, 2], tmp_path, overrides=small, progress=False, log=lambda *_: None)
+    runs = sweeps.run_sweep("tiny", [1, 2], tmp_path, overrides=small, progress=False, log=lambda *_: None,
+                            spec_folder=tmp_path)
     assert {label: [h.seed for h in hs] for label, hs in runs.items()} == {"a": [1, 2], "b": [1, 2]}
     assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.json")) == [
-        "a/seed1.json", "a/seed2.json", "b/seed1.json", "b/seed2.json", "summary.json"]
-    summary = sweeps.load_summary("tiny", tmp_path)
+        "a/seed1.json", "a/seed2.json", "b/seed1.json", "b/seed2.json", "summary.json", "sweep.json"]
+    summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["sweep"] == "tiny" and summary["overrides"] == small and len(summary["rows"]) == 2
     assert summary["table_command"] and summary["run_commands"] and len(summary["commits"][0]) == 40
     assert {label: len(hs) for label, hs in sweeps.load_sweep("tiny", tmp_path).items()} == {"a": 2, "b": 2}
-
-
-def test_every_stored_frontier_run_is_its_candidate_as_defined_now():
-    """The sweep's definitions may be rewritten (steps move on), but each must still name what was run."""
-    from dataclasses import replace
-
-    from mnist_drill.config import Config
-
-    configs = sweeps.candidates("frontier")
-    stored = sweeps.load_sweep("frontier")
-    assert set(stored) <= set(configs) and len(stored) >= 3
-    for label, runs in stored.items():
-        for h in runs:
-            assert Config.from_dict(h.config) == replace(configs[label], seed=h.seed), label
 
 
 def test_twins_train_alike_and_differ_only_in_how_the_weights_are_read():
@@ -88,14 +94,15 @@ def test_twins_train_alike_and_differ_only_in_how_the_weights_are_read():
     assert sweeps.twin("frontier", "5.7k, affine") is None  # reads its weights as every run does
 
 
-def test_paired_rows_compare_each_seed_with_its_twin(mnist_root, tiny_config, tmp_path, monkeypatch):
-    monkeypatch.setitem(SWEEPS, "plain", Sweep(3, {"a": {}}, "test"))
-    monkeypatch.setitem(SWEEPS, "shifted", Sweep(3, {"a, TTA": {"tta_shift": 1}}, "test"))
+def test_paired_rows_compare_each_seed_with_its_twin(mnist_root, tmp_path):
     small = dict(epochs=2, train_subset=256, eval_subset=128, batch_size=64)
+    define(tmp_path / "plain", {"a": {"overrides": small}})
+    define(tmp_path / "shifted", {"a, TTA": {"overrides": {**small, "tta_shift": 1}}})
     folder_of = tmp_path.joinpath
-    sweeps.run_sweep("plain", [1, 2], folder_of("plain"), overrides=small, progress=False, log=lambda *_: None)
-    shifted = sweeps.run_sweep("shifted", [2], folder_of("shifted"), overrides=small, progress=False,
-                               log=lambda *_: None)["a, TTA"][0]
+    sweeps.run_sweep("plain", [1, 2], folder_of("plain"), progress=False, log=lambda *_: None,
+                     spec_folder=folder_of("plain"))
+    shifted = sweeps.run_sweep("shifted", [2], folder_of("shifted"), progress=False, log=lambda *_: None,
+                               spec_folder=folder_of("shifted"))["a, TTA"][0]
     [row] = sweeps.paired_rows("shifted", folder_of)
     assert row["twin"] == "plain: a" and row["seeds"] == [2] and row["same_training"]
     plain = History.load(folder_of("plain") / "a" / "seed2.json")

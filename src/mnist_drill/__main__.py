@@ -75,8 +75,6 @@ def override(text: str) -> tuple[str, object]:
         raise argparse.ArgumentTypeError(f"unknown Config field {name!r}; fields: {', '.join(_SETTABLE)}")
     kind, raw = _FIELD_TYPES[name], raw.strip()
     try:
-        if name == "lr_points":  # "0:0.25,2:1,8:0.1,15:0"
-            return name, tuple((float(e), float(f)) for e, f in (p.split(":") for p in raw.split(",")))
         if kind is bool:
             if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
                 raise ValueError
@@ -85,9 +83,6 @@ def override(text: str) -> tuple[str, object]:
             return name, None if raw.lower() == "none" else int(raw)
         return name, kind(raw)
     except ValueError:
-        if name == "lr_points":
-            raise argparse.ArgumentTypeError(f"lr_points takes epoch:factor pairs, e.g. 0:0.25,2:1,8:0.1,15:0; "
-                                             f"got {raw!r}") from None
         kind_name = getattr(kind, "__name__", str(kind))
         raise argparse.ArgumentTypeError(f"{name} takes a {kind_name}, got {raw!r}") from None
 
@@ -119,19 +114,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train one step; its History goes to results/runs/ (scratch)")
     common(p)
     p.add_argument("--seed", type=seed_number, help="random seed (default: the step's, 1)")
+    p.add_argument("--from", dest="from_run", metavar="HISTORY",
+                   help="re-run a stored run from its own config (any step, variant or sweep candidate, even one "
+                        "whose definition has left the code), e.g. results/val/sweeps/frontier/5_7k__affine/seed1.json")
 
     p = sub.add_parser("seeds", help="train one step with several seeds and summarise them")
     common(p)
     p.add_argument("--seeds", type=positive_int, default=CITED_SEEDS, help=f"how many seeds (default: {CITED_SEEDS})")
     p.add_argument("--first-seed", type=seed_number, default=1, help="seeds run from this one up (default: 1)")
 
-    p = sub.add_parser("sweep", help="a named sweep's candidates, several seeds each, on the validation split")
-    p.add_argument("name", choices=sorted(cfg.SWEEPS), help="the sweep (config.SWEEPS)")
+    p = sub.add_parser("sweep", help="a sweep's candidates, several seeds each, on the validation split")
+    p.add_argument("name", help="the sweep: its candidates are in results/val/sweeps/NAME/sweep.json")
     common(p, step=False)
     p.add_argument("--only", action="append", metavar="LABEL", help="run only this candidate (repeatable)")
     p.add_argument("--table", action="store_true", help="train nothing: print the table of the stored runs")
     p.add_argument("--paired", action="store_true",
-                   help="train nothing: each candidate that reads its weights otherwise (bn_refresh, tta_shift) "
+                   help="train nothing: each candidate that reads its weights otherwise (e.g. tta_shift) "
                         "against its stored twin that trains the same, seed by seed")
     p.add_argument("--seeds", type=positive_int, default=3, help="seeds per candidate (default: 3)")
     p.add_argument("--first-seed", type=seed_number, default=1, help="seeds run from this one up (default: 1)")
@@ -166,14 +164,17 @@ def resolve(args, parser) -> None:
     if args.command == "sweep":
         try:
             from .models import build_model
-            from .sweeps import candidates
+            from .sweeps import candidates, definition
 
-            configs = candidates(args.name, overrides)
-            for config in configs.values():  # every candidate must be valid
-                build_model(config)
-            unknown = sorted(set(args.only or []) - set(configs))
-            if unknown:
-                raise ValueError(f"sweep {args.name!r} has no candidate {unknown}; it has {list(configs)}")
+            if args.table or args.paired:  # trains nothing: an archived round's options need not exist any more
+                definition(args.name)
+            else:
+                configs = candidates(args.name, overrides)
+                for config in configs.values():  # every candidate must be valid
+                    build_model(config)
+                unknown = sorted(set(args.only or []) - set(configs))
+                if unknown:
+                    raise ValueError(f"sweep {args.name!r} has no candidate {unknown}; it has {list(configs)}")
         except ValueError as e:
             parser.error(str(e))
         args.tag = _tag(overrides)
@@ -183,7 +184,10 @@ def resolve(args, parser) -> None:
     from .models import build_model
 
     try:
-        base = cfg.variant(args.step, args.variant) if args.variant else cfg.STEPS[args.step]
+        if getattr(args, "from_run", None):
+            base = stored_config(args.from_run)
+        else:
+            base = cfg.variant(args.step, args.variant) if args.variant else cfg.STEPS[args.step]
         config = replace(base, **overrides)
         if getattr(args, "seed", None) is not None:
             config = replace(config, seed=args.seed)
@@ -192,6 +196,16 @@ def resolve(args, parser) -> None:
         parser.error(str(e))
     args.config = cfg.smoke(config) if args.smoke else config
     args.tag = _tag({k: v for k, v in overrides.items() if k != "split"})
+
+
+def stored_config(path: str) -> cfg.Config:
+    """The config a stored History ran, read back whole; ValueError (one line) when it cannot be."""
+    from .results import History
+
+    try:
+        return cfg.Config.from_dict(History.load(path).config)
+    except OSError as e:
+        raise ValueError(f"cannot read {path} ({e.strerror or e}); give the path of a stored History") from None
 
 
 def _tag(overrides: dict) -> str:
@@ -265,15 +279,19 @@ def _announce(path, what: str) -> None:
 
 
 def cmd_train(args) -> int:
-    from .engine import fit, pick_device
+    from .devices import pick_device
+    from .engine import fit
 
     pick_device(args.device)  # fail before any work when the device is not there
     config = args.config
-    print(f"Training {config.name} (step {args.step}) for {config.epochs} epoch(s), seed {config.seed}, "
+    origin = f"from {args.from_run}" if args.from_run else f"step {args.step}"
+    print(f"Training {config.name} ({origin}) for {config.epochs} epoch(s), seed {config.seed}, "
           f"{config.pipeline} pipeline, {config.split} split" + (f", overrides {args.tag}" if args.tag else ""))
     # results/<step>.json belongs to the step's notebook; train's runs are scratch, in results/runs/
-    save_to = None if args.smoke else layout.run_path("scratch", config.name, split=config.split, seed=config.seed,
-                                                      tag=args.tag)
+    name = layout.slug(config.name) if args.from_run else config.name
+    save_to = None if args.smoke else layout.run_path("scratch", name, split=config.split, seed=config.seed,
+                                                      tag="_".join(t for t in ("rerun" if args.from_run else "",
+                                                                               args.tag) if t))
     if save_to is not None:
         _announce(save_to, "the scratch run")
     fit(config, save_to=save_to, device=args.device, progress=not args.no_progress)
@@ -281,7 +299,8 @@ def cmd_train(args) -> int:
 
 
 def cmd_seeds(args) -> int:
-    from .engine import check_writable, pick_device
+    from .devices import pick_device
+    from .engine import check_writable
     from .seeds import run_seeds
 
     pick_device(args.device)
@@ -302,7 +321,8 @@ def cmd_seeds(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from .engine import check_writable, pick_device
+    from .devices import pick_device
+    from .engine import check_writable
     from .sweeps import run_sweep
 
     if args.paired:
@@ -327,7 +347,7 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    from .engine import pick_device
+    from .devices import pick_device
     from .verify import verify
 
     pick_device(args.device)

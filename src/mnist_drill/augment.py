@@ -15,13 +15,11 @@ import torch.nn.functional as F
 
 
 def affine(images: torch.Tensor, angles_deg: torch.Tensor, translate_px: torch.Tensor | None = None,
-           scales: torch.Tensor | None = None, mode: str = "bilinear",
-           displacement: torch.Tensor | None = None) -> torch.Tensor:
+           scales: torch.Tensor | None = None, mode: str = "bilinear") -> torch.Tensor:
     """Rotate, scale and then shift each image of an (N, C, H, W) batch by its own parameters.
 
     angles_deg: (N,); translate_px: (N, 2) as (dx right, dy down) in pixels, or None; scales: (N,) or None.
-    displacement: (N, H, W, 2) offsets added to each output pixel's sampling point, in grid_sample's units (an
-    elastic distortion, see `random_displacements`), or None. Uncovered pixels become 0 (background).
+    Uncovered pixels become 0 (background).
     """
     if images.ndim != 4:
         raise ValueError(f"expected an (N, C, H, W) batch, got shape {tuple(images.shape)}")
@@ -47,11 +45,6 @@ def affine(images: torch.Tensor, angles_deg: torch.Tensor, translate_px: torch.T
         tx, ty = -(cos * dx - sin * dy), -(sin * dx + cos * dy)
     theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1)
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
-    if displacement is not None:
-        if displacement.shape != (n, height, width, 2):
-            raise ValueError(f"need one ({height}, {width}, 2) displacement field per image: {n} images, "
-                             f"displacements {tuple(displacement.shape)}")
-        grid = grid + displacement.to(grid.dtype)
     return F.grid_sample(images, grid, mode=mode, padding_mode="zeros", align_corners=False)
 
 
@@ -75,30 +68,6 @@ def random_shifts(n: int, max_fraction: float, size: int, generator: torch.Gener
 def random_scales(n: int, max_change: float, generator: torch.Generator, device="cpu") -> torch.Tensor:
     """n scales drawn uniformly from [1 - max_change, 1 + max_change]."""
     return (1.0 + (torch.rand(n, generator=generator) * 2.0 - 1.0) * max_change).to(device)
-
-
-def gaussian_blur(fields: torch.Tensor, sigma: float) -> torch.Tensor:
-    """torchvision's `gaussian_blur` with its kernel size for `ElasticTransform` (the odd int(8 sigma + 1)) and its
-    reflect padding, as two 1-D passes: the same numbers as its 2-D kernel, at a fraction of the cost."""
-    size = int(8 * sigma + 1) | 1
-    half = size // 2
-    x = torch.linspace(-half, half, size, dtype=fields.dtype, device=fields.device)
-    kernel = torch.exp(-0.5 * (x / sigma) ** 2)
-    kernel = kernel / kernel.sum()
-    channels = fields.shape[1]
-    padded = F.pad(fields, (half, half, half, half), mode="reflect")
-    across = F.conv2d(padded, kernel.view(1, 1, 1, size).expand(channels, 1, 1, size), groups=channels)
-    return F.conv2d(across, kernel.view(1, 1, size, 1).expand(channels, 1, size, 1), groups=channels)
-
-
-def random_displacements(n: int, alpha: float, sigma: float, size: int, generator: torch.Generator,
-                         device="cpu") -> torch.Tensor:
-    """(n, size, size, 2) elastic displacement fields drawn as torchvision's `ElasticTransform` draws one: uniform
-    noise in [-1, 1] for x and for y, blurred with a Gaussian of `sigma` pixels, times alpha / size (grid units, so
-    alpha / 2 pixels per unit of blurred noise). Drawn on the CPU, so seeds agree across devices."""
-    noise = torch.rand(n, 2, size, size, generator=generator) * 2.0 - 1.0
-    fields = gaussian_blur(noise, sigma) * (alpha / size)
-    return fields.permute(0, 2, 3, 1).to(device)
 
 
 def shift(images: torch.Tensor, dx: int, dy: int, fill: float = 0.0) -> torch.Tensor:

@@ -55,14 +55,6 @@ class MnistTensors(Dataset):
         return image, int(self.targets[index])
 
 
-def mnist_dataset(
-    root: str | os.PathLike = DATA_DIR, train: bool = True, transform=None, *,
-    spec: dict[str, tuple[int, str]] = RAW_FILES,
-) -> MnistTensors:
-    """A drop-in for `torchvision.datasets.MNIST(root, train, transform=transform)` over load_split."""
-    return MnistTensors(*load_split(root, train, spec=spec), transform=transform)
-
-
 def mean_std(images_uint8: torch.Tensor | np.ndarray) -> tuple[float, float]:
     """Mean and (population) std of pixels/255, e.g. about 0.1307 and 0.3081 on the training set."""
     images = torch.as_tensor(images_uint8)

@@ -25,6 +25,7 @@ import torchvision
 from torchvision.datasets.utils import check_integrity
 
 from .errors import MnistUnavailable
+from .fileio import probe_writable
 from .idx import write_idx
 from .paths import DATA_DIR, DATA_ENV
 
@@ -282,9 +283,7 @@ def _check_no_file_in_the_way(raw: Path) -> None:
 def _prepare_folder(raw: Path, listed: str) -> None:
     """Create `raw` and check a file can be written there before any source runs."""
     try:
-        raw.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=raw):
-            pass
+        probe_writable(raw)
     except OSError as e:
         raise MnistUnavailable(
             f"{raw}{_env_hint(raw)} is not writable ({e.strerror or e}), so these files cannot be fetched "

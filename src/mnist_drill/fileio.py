@@ -27,6 +27,14 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     return path
 
 
+def probe_writable(folder: str | os.PathLike) -> None:
+    """Create `folder` if needed and write (then drop) a temp file in it; raises OSError where that fails."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=folder):
+        pass
+
+
 def write_json(path: str | os.PathLike, data) -> Path:
     """Write JSON atomically (indented, one trailing newline)."""
     return atomic_write_bytes(path, (json.dumps(data, indent=1) + "\n").encode())

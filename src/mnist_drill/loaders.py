@@ -34,7 +34,6 @@ class Loaders:
     eval_name: str  # "Test" or "Validation", for the log lines
     mean: float
     std: float
-    bn_images: object = None  # the first config.bn_refresh training images, not augmented, for BatchNorm statistics
 
 
 def split_indices(split: str, num_train: int = 60_000, train_subset=None, eval_subset=None):
@@ -63,9 +62,8 @@ class TensorLoader:
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, mean: float,
                  std: float, *, shuffle: bool = False, rotation_deg: float = 0.0, shift: float = 0.0,
-                 scale: float = 0.0, elastic_alpha: float = 0.0, elastic_sigma: float = 4.0,
-                 generator: torch.Generator | None = None):
-        self.augmented = bool(rotation_deg or shift or scale or elastic_alpha)
+                 scale: float = 0.0, generator: torch.Generator | None = None):
+        self.augmented = bool(rotation_deg or shift or scale)
         if (shuffle or self.augmented) and generator is None:
             raise ValueError("a shuffled or augmented TensorLoader needs a seeded torch.Generator")
         self.images = images  # (N, 1, 28, 28) floats in [0, 1]; background is exactly 0
@@ -74,7 +72,6 @@ class TensorLoader:
         self.mean, self.std = mean, std
         self.shuffle = shuffle
         self.rotation_deg, self.shift, self.scale = rotation_deg, shift, scale
-        self.elastic_alpha, self.elastic_sigma = elastic_alpha, elastic_sigma
         self.generator = generator
         self.normalise_per_batch = bool(shuffle or self.augmented)
         self._draws = hashlib.sha256()
@@ -122,14 +119,12 @@ class TensorLoader:
         """The batch augmented, and the parameters drawn for it."""
         n, device = len(x), x.device
         angles = augment.random_angles(n, self.rotation_deg, self.generator, device)
-        if not (self.shift or self.scale or self.elastic_alpha):
+        if not (self.shift or self.scale):
             return augment.rotate(x, angles), (angles,)  # rotation alone draws exactly what it always drew
         shifts = augment.random_shifts(n, self.shift, x.shape[-1], self.generator, device) if self.shift else None
         scales = augment.random_scales(n, self.scale, self.generator, device) if self.scale else None
-        fields = augment.random_displacements(n, self.elastic_alpha, self.elastic_sigma, x.shape[-1], self.generator,
-                                              device) if self.elastic_alpha else None
-        params = tuple(t for t in (angles, shifts, scales, fields) if t is not None)
-        return augment.affine(x, angles, shifts, scales, displacement=fields), params
+        params = tuple(t for t in (angles, shifts, scales) if t is not None)
+        return augment.affine(x, angles, shifts, scales), params
 
 
 def make_loaders(config, device, generator: torch.Generator, root: Path = DATA_DIR) -> Loaders:
@@ -152,19 +147,13 @@ def make_loaders(config, device, generator: torch.Generator, root: Path = DATA_D
         train = TensorLoader(*to_device(train_images[train_idx], train_labels[train_idx]),
                              config.batch_size, mean, std, shuffle=True,
                              rotation_deg=config.rotation_deg, shift=config.shift, scale=config.scale,
-                             elastic_alpha=config.elastic_alpha, elastic_sigma=config.elastic_sigma,
                              generator=generator)
         evaluation = TensorLoader(*to_device(eval_images, eval_labels), EVAL_BATCH, mean, std)
     else:
         train, evaluation = _torchvision_loaders(config, device, generator, mean, std,
                                                  MnistTensors(train_images[train_idx], train_labels[train_idx]),
                                                  MnistTensors(eval_images, eval_labels))
-    bn_images = None
-    if config.bn_refresh:
-        count = min(config.bn_refresh, len(train_idx))
-        bn_images = TensorLoader(*to_device(train_images[train_idx[:count]], train_labels[train_idx[:count]]),
-                                 1000, mean, std)
-    return Loaders(train, evaluation, eval_name, mean, std, bn_images)
+    return Loaders(train, evaluation, eval_name, mean, std)
 
 
 class _DeviceLoader:
@@ -200,8 +189,6 @@ def _torchvision_loaders(config, device, generator, mean, std, train_set, eval_s
         augmentation = [transforms.RandomRotation((-config.rotation_deg, config.rotation_deg), fill=(0,))]
     else:
         augmentation = []
-    if config.elastic_alpha:
-        augmentation.append(transforms.ElasticTransform(config.elastic_alpha, config.elastic_sigma, fill=0))
     train_set.transform = transforms.Compose(augmentation + normalize)
     eval_set.transform = transforms.Compose(normalize)
     cuda = torch.device(device).type == "cuda"

@@ -84,7 +84,6 @@ class History:
         if missing:
             raise ValueError(f"not a History: no {', '.join(missing)}")
         data = {k: v for k, v in data.items() if k in known}
-        data["epochs"] = [_renamed(epoch) for epoch in data["epochs"]]
         return cls(**data)
 
     def save(self, path: str | Path) -> Path:
@@ -97,15 +96,6 @@ class History:
             return cls.from_dict(json.loads(Path(path).read_text()))
         except (ValueError, TypeError, KeyError, AttributeError) as e:
             raise ValueError(f"{path}: not a readable History ({e}); re-run the command that made it") from None
-
-
-# Histories saved before the columns were renamed called the evaluation set's numbers test_*
-_OLD_KEYS = {"test_acc": "eval_acc", "test_loss": "eval_loss", "test_correct": "eval_correct",
-             "test_total": "eval_total"}
-
-
-def _renamed(epoch: dict) -> dict:
-    return {_OLD_KEYS.get(k, k): v for k, v in epoch.items()}
 
 
 def first_consistent_epoch(history_or_accs, target: float = TARGET) -> int | None:

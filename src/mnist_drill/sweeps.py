@@ -1,7 +1,12 @@
-"""Sweeps: several candidates of one step, each with several seeds, on the validation split.
+"""Sweeps: several candidate recipes, several seeds each, on the validation split, ranked by the worst seed.
 
-Candidates are ranked by the worst seed's minimum over epochs 10-15, never by a mean: a recipe that
-holds on the seeds it was chosen on must hold with a margin to hold on seeds nobody has tried.
+A sweep is data, not code: `sweep.json` in its folder (results/val/sweeps/<name>/) names its question and each
+candidate, as overrides of a step (or of a step's variant) or as a whole config frozen when it ran. Every run beside
+it keeps its own complete config, so an old round can be read and re-run (`train --from <run>.json`) long after
+its options left the live code; EXPERIMENTS.md tells what each round found.
+
+Candidates are ranked by the worst seed's minimum over epochs 10-15, never by a mean: a recipe that holds on the
+seeds it was chosen on must hold with a margin to hold on seeds nobody has tried.
 """
 
 from __future__ import annotations
@@ -12,35 +17,58 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .config import STEPS, SWEEPS, Config
+from .config import STEPS, Config, variant
 from .engine import fit
 from .fileio import write_json
 from .layout import display, slug, summary_path, sweep_dir
 from .provenance import command_line
-from .results import TARGET, History
+from .results import TARGET, History, format_table
 
 WINDOW = (10, 15)  # the epochs a candidate must hold the target in
+EVAL_ONLY = ("bn_refresh", "tta_shift")  # settings that change how the weights are read, never the training
 
 
-def candidates(name: str, overrides: dict | None = None) -> dict[str, Config]:
-    """The configs of sweep `name`, on the validation split, by label (plus `overrides` on each)."""
-    if name not in SWEEPS:
-        raise ValueError(f"no sweep named {name!r}; sweeps: {sorted(SWEEPS)}")
-    sweep = SWEEPS[name]
-    base = replace(sweep.base or STEPS[sweep.step], split="val")
-    return {label: replace(base, name=f"{name}: {label}", **{**changes, **(overrides or {})})
-            for label, changes in sweep.candidates.items()}
+def definition(name: str, folder: Path | None = None) -> dict:
+    """The sweep's `sweep.json`: {"sweep", "question", "base": {"step", "variant"}?, "candidates": {label: {...}}}."""
+    path = (folder or sweep_dir(name)) / "sweep.json"
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"no sweep named {name!r}: {display(path)} is missing; write its candidates there "
+                         '({"question": ..., "base": {"step": 5}, "candidates": {"label": {"overrides": {...}}}})'
+                         ) from None
+    except ValueError as e:
+        raise ValueError(f"{display(path)} is not valid JSON ({e}); fix or re-create it") from None
+
+
+def candidates(name: str, overrides: dict | None = None, folder: Path | None = None) -> dict[str, Config]:
+    """The configs of sweep `name` by label, on the validation split, plus `overrides` on each. A candidate whose
+    whole config was frozen when it ran is read back as it was (Config.from_dict names any option removed since)."""
+    spec = definition(name, folder)
+    configs = {}
+    for label, candidate in spec["candidates"].items():
+        if "config" in candidate:
+            config = Config.from_dict({**candidate["config"], "seed": 1})
+        else:
+            base = spec.get("base", {})
+            step = base.get("step", max(STEPS))
+            config = variant(step, base["variant"]) if base.get("variant") else STEPS[step]
+            config = replace(config, name=f"{name}: {label}", split="val", **candidate.get("overrides", {}))
+        configs[label] = replace(config, **(overrides or {}))
+    return configs
 
 
 def run_sweep(name: str, seeds: list[int], folder: Path | None, *, overrides: dict | None = None,
               only: list[str] | None = None, smoke=None, device=None, progress: bool = True,
-              log=print) -> dict[str, list[History]]:
+              log=print, spec_folder: Path | None = None) -> dict[str, list[History]]:
     """Train every candidate (or those labelled in `only`) with every seed; save each run and the summary table
     of every stored run of the sweep into `folder` (None: save nothing).
 
     smoke: a function applied to each candidate's config (a smoke run), or None.
+    spec_folder: where the sweep's sweep.json is (default: its cited folder, results/val/sweeps/<name>/).
     """
-    configs = candidates(name, overrides)
+    spec_folder = spec_folder or sweep_dir(name)
+    configs = candidates(name, overrides, spec_folder)
     unknown = sorted(set(only or []) - set(configs))
     if unknown:
         raise ValueError(f"sweep {name!r} has no candidate {unknown}; it has {list(configs)}")
@@ -52,7 +80,7 @@ def run_sweep(name: str, seeds: list[int], folder: Path | None, *, overrides: di
         bar.set_postfix_str(f"{label}, seed {seed}")
         config = replace(configs[label], seed=seed)
         config = smoke(config) if smoke else config
-        log(f"--- {label}, seed {seed}: {SWEEPS[name].candidates[label]} ---")
+        log(f"--- {label}, seed {seed} ---")
         history = fit(config, device=device, progress=False, log=log,
                       save_to=folder / slug(label) / f"seed{seed}.json" if folder is not None else None)
         history.model = None
@@ -60,16 +88,18 @@ def run_sweep(name: str, seeds: list[int], folder: Path | None, *, overrides: di
     if folder is None:
         log(format_sweep_table(sweep_rows(runs)))
         return runs
-    return write_table(name, folder, overrides, log=log)  # every stored seed: running more later adds to it
+    return write_table(name, folder, overrides, log=log, spec_folder=spec_folder)  # running more adds to it
 
 
-def write_table(name: str, folder: Path | None = None, overrides: dict | None = None, log=print):
+def write_table(name: str, folder: Path | None = None, overrides: dict | None = None, log=print,
+                spec_folder: Path | None = None):
     """Print the table of every stored run of sweep `name` and save it as the sweep's summary; trains nothing."""
     folder = folder or sweep_dir(name)
-    runs = load_sweep(name, folder)
+    spec_folder = spec_folder or sweep_dir(name)
+    runs = load_sweep(name, folder, spec_folder)
     rows = sweep_rows(runs)
     log(format_sweep_table(rows))
-    summary = {"sweep": name, "step": SWEEPS[name].step, "question": SWEEPS[name].question,
+    summary = {"sweep": name, "question": definition(name, spec_folder).get("question", ""),
                "overrides": overrides or {}, "rows": rows, "table_command": command_line(),
                "run_commands": sorted({h.command for hs in runs.values() for h in hs}),
                "commits": sorted({h.commit for hs in runs.values() for h in hs})}
@@ -77,11 +107,11 @@ def write_table(name: str, folder: Path | None = None, overrides: dict | None = 
     return runs
 
 
-def load_sweep(name: str, folder: Path | None = None) -> dict[str, list[History]]:
-    """The stored runs of sweep `name`, by candidate label, each with its seeds in order."""
+def load_sweep(name: str, folder: Path | None = None, spec_folder: Path | None = None) -> dict[str, list[History]]:
+    """The stored runs of sweep `name`, by candidate label (in the definition's order), each with its seeds in order."""
     folder = folder or sweep_dir(name)
     runs = {}
-    for label in SWEEPS[name].candidates:
+    for label in definition(name, spec_folder or folder)["candidates"]:
         paths = sorted((folder / slug(label)).glob("seed*.json"), key=lambda p: int(p.stem[4:]))
         if paths:
             runs[label] = [History.load(p) for p in paths]
@@ -92,7 +122,7 @@ def load_sweep(name: str, folder: Path | None = None) -> dict[str, list[History]
 
 
 def window_accs(history: History, window: tuple[int, int] = WINDOW) -> list[float]:
-    """The evaluation accuracies of epochs window[0]..window[1] (fewer epochs: the last ones there are)."""
+    """The logged accuracies of epochs window[0]..window[1] (fewer epochs: the last ones there are)."""
     accs = [e["eval_acc"] for e in history.epochs if window[0] <= e["epoch"] <= window[1]]
     return accs or history.eval_acc[-1:]
 
@@ -115,30 +145,36 @@ def format_sweep_table(rows: list[dict]) -> str:
     if not rows:
         return "(no runs)"
     lo, hi = rows[0]["window"]
-    width = max(len("candidate"), *(len(r["label"]) for r in rows))
-    lines = [f"{'candidate':<{width}} {'params':>7} {'s/epoch':>7} {f'worst min {lo}-{hi}':>15} "
-             f"{f'mean {lo}-{hi}':>10} {f'seeds >= {TARGET}':>12}"]
-    for r in rows:
-        lines.append(f"{r['label']:<{width}} {r['params']:>7,} {r['seconds_per_epoch']:>7.1f} {r['worst_min']:>15.2f} "
-                     f"{r['mean']:>10.2f} {r['seeds_holding']:>5} of {len(r['seeds']):<4}")
-    return "\n".join(lines)
+    header = ["candidate", "params", "s/epoch", f"worst min {lo}-{hi}", f"mean {lo}-{hi}", f"seeds >= {TARGET}"]
+    return format_table(header, [[r["label"], f"{r['params']:,}", f"{r['seconds_per_epoch']:.1f}",
+                                  f"{r['worst_min']:.2f}", f"{r['mean']:.2f}",
+                                  f"{r['seeds_holding']} of {len(r['seeds'])}"] for r in rows])
 
 
-EVAL_ONLY = ("bn_refresh", "tta_shift")  # fields that change how the weights are read, never the training
+def _trained_alike(config: Config | dict) -> dict:
+    data = config.to_dict() if isinstance(config, Config) else dict(config)
+    return {k: v for k, v in data.items() if k not in ("name", "seed", *EVAL_ONLY)}
 
 
-def twin(name: str, label: str) -> tuple[str, str] | None:
-    """The (sweep, label) of a candidate that trains exactly as candidate `label` of sweep `name` does and differs
-    only in the fields of EVAL_ONLY (each of its runs is then the twin of the run with the same seed), or None."""
-    config = candidates(name)[label]
-    trained = replace(config, name="", **{field: getattr(Config(), field) for field in EVAL_ONLY})
-    if trained == replace(config, name=""):
+def twin(name: str, label: str, folder_of=sweep_dir) -> tuple[str, str] | None:
+    """The (sweep, label) of a candidate with stored runs, in a sibling sweep folder, that trains exactly as candidate
+    `label` of sweep `name` does and differs only in EVAL_ONLY (each of its runs is then the twin of the run with the
+    same seed); the sweep with the most such runs wins."""
+    spec = definition(name, folder_of(name))["candidates"][label]
+    config = spec.get("config") or candidates(name, folder=folder_of(name))[label].to_dict()
+    if not any(config.get(k) for k in EVAL_ONLY):
         return None  # it reads its weights as everyone does: nothing to pair with
-    for other in SWEEPS:
-        for other_label, other_config in candidates(other).items():
-            if replace(other_config, name="") == trained:
-                return other, other_label
-    return None
+    found = []
+    for path in sorted(folder_of(name).parent.glob("*/sweep.json")):
+        other = path.parent.name
+        for other_label, other_spec in definition(other, path.parent)["candidates"].items():
+            other_config = other_spec.get("config") or candidates(other, folder=path.parent)[other_label].to_dict()
+            if (_trained_alike(other_config) == _trained_alike(config)
+                    and not any(other_config.get(k) for k in EVAL_ONLY)):
+                runs = len(list((path.parent / slug(other_label)).glob("seed*.json")))
+                if runs:
+                    found.append((runs, other, other_label))
+    return max(found)[1:] if found else None
 
 
 def paired_rows(name: str, folder_of=sweep_dir) -> list[dict]:
@@ -150,7 +186,7 @@ def paired_rows(name: str, folder_of=sweep_dir) -> list[dict]:
     runs = load_sweep(name, folder_of(name))
     rows = []
     for label, histories in runs.items():
-        found = twin(name, label)
+        found = twin(name, label, folder_of)
         if found is None:
             continue
         other, other_label = found
@@ -177,21 +213,9 @@ def format_paired_table(rows: list[dict]) -> str:
     change of its minimum."""
     if not rows:
         return "(no candidate with a stored twin)"
-    width = max(len("candidate"), *(len(r["label"]) for r in rows))
-    lines = [f"{'candidate':<{width}} {'seeds':>5} {'same training':>13} {'worst min twin -> this':>22} "
-             f"{'mean twin -> this':>17}  change of each seed's min"]
-    for r in rows:
-        changes = ", ".join(f"{c:+.2f}" for c in r["min_changes"])
-        lines.append(f"{r['label']:<{width}} {len(r['seeds']):>5} {'yes' if r['same_training'] else 'NO':>13} "
-                     f"{r['worst_min'][0]:>13.2f} -> {r['worst_min'][1]:.2f} "
-                     f"{r['mean'][0]:>8.2f} -> {r['mean'][1]:.2f}  {changes}")
-    return "\n".join(lines)
-
-
-def load_summary(name: str, folder: Path | None = None) -> dict:
-    path = summary_path(folder or sweep_dir(name))
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise FileNotFoundError(f"no summary of sweep {name!r} at {display(path)}; "
-                                f"run `python -m mnist_drill sweep {name}` first") from None
+    header = ["candidate", "seeds", "same training", "worst min twin -> this", "mean twin -> this",
+              "change of each seed's min"]
+    return format_table(header, [[r["label"], len(r["seeds"]), "yes" if r["same_training"] else "NO",
+                                  f"{r['worst_min'][0]:.2f} -> {r['worst_min'][1]:.2f}",
+                                  f"{r['mean'][0]:.2f} -> {r['mean'][1]:.2f}",
+                                  ", ".join(f"{c:+.2f}" for c in r["min_changes"])] for r in rows])

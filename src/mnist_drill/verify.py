@@ -14,10 +14,10 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import Config
+from .config import Config, without_removed
 from .layout import display
 from .provenance import describe_machine, fingerprint_hash
-from .results import History
+from .results import History, format_table
 
 COMPARED = ("lr", "train_loss", "train_acc", "eval_loss", "eval_acc", "eval_correct", "eval_total", "plain_correct")
 EXACT_EVERYWHERE = ("lr", "eval_total")
@@ -95,13 +95,31 @@ def compare(stored: History, fresh: History, epochs: int, strict: bool = False) 
     return result
 
 
+def side_by_side(stored: History, fresh: History) -> str:
+    """A fresh run beside a stored run of the same config, epoch by epoch, in one view (and five where read so),
+    with the tier their fingerprints allow: how a notebook shows its run against the stored seed it repeats."""
+    tier = "the same machine: must be identical" if same_machine(stored, fresh) else (
+        f"another machine (stored on {describe_machine(stored.machine)}): the same seed takes another path")
+    header = ["epoch", "stored, one view", "now, one view"]
+    five = stored.five_views is not None and fresh.five_views is not None
+    header += ["stored, five views (TTA)", "now, five views (TTA)"] if five else []
+    rows = []
+    for i, epoch in enumerate(fresh.column("epoch")):
+        row = [epoch, f"{stored.one_view[i]:.2f}", f"{fresh.one_view[i]:.2f}"]
+        rows.append(row + ([f"{stored.five_views[i]:.2f}", f"{fresh.five_views[i]:.2f}"] if five else []))
+    heading = f"this run against the stored {stored.config['name']} seed {stored.seed}, {tier}"
+    return heading + "\n" + format_table(header, rows)
+
+
 def round_trip_problem(data: dict) -> str | None:
-    """Why a stored config would not re-run as itself, or None: it must load, and save back to the same fields."""
+    """Why a stored config would not re-run as itself, or None: it must load, and save back to the same fields (less
+    the options removed since, which it left off: Config.from_dict refuses one that was on)."""
     try:
         again = Config.from_dict(data).to_dict()
     except (TypeError, ValueError) as e:
         return f"config cannot be loaded: {e}"
-    return None if again == data else f"config does not round-trip: stored {data}, re-read {again}"
+    kept = without_removed(data)
+    return None if again == kept else f"config does not round-trip: stored {kept}, re-read {again}"
 
 
 def verify(path: str | Path, epochs: int = 2, device: str | None = "cpu", strict: bool = False, log=print) -> bool:
