@@ -42,11 +42,12 @@ notebooks: data  ## re-execute all five notebooks in full, rewriting their outpu
 seeds: data  ## every seed of one step (default: the last), summary in results/seeds/
 	$(PY) -m mnist_drill seeds --seeds $(SEEDS) $(if $(STEP),--step $(STEP))
 
-evidence: data  ## every cited test-set run, one after another (about 80 min here): seeds, notebooks, benchmarks
-	for step in 3 4 5; do $(PY) -m mnist_drill seeds --step $$step --seeds 5 || exit 1; done
-	for name in $(shell $(PY) -c "from mnist_drill.config import VARIANTS; print(*VARIANTS.get(5, {}))"); do \
-		$(PY) -m mnist_drill seeds --step 5 --variant $$name --seeds 5 || exit 1; \
+evidence: data  ## every cited test-set run, one after another (hours on a 2-core CPU): seeds, notebooks, benchmarks
+	for step in $$($(PY) -c "from mnist_drill.config import STEPS; print(*STEPS)"); do \
+		$(PY) -m mnist_drill seeds --step $$step --seeds 5 --no-progress || exit 1; \
 	done
+	$(PY) -c "from mnist_drill.config import LAST_STEP, VARIANTS; print(*VARIANTS.get(LAST_STEP, {}))" | tr ' ' '\n' | \
+		while read -r name; do $(PY) -m mnist_drill seeds --variant "$$name" --seeds 5 --no-progress || exit 1; done
 	$(MAKE) notebooks bench
 
 bench: data  ## speed: fast pipeline vs the classic torchvision DataLoader, side by side

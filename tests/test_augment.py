@@ -138,3 +138,17 @@ def test_shift_refuses_a_shift_out_of_view_and_a_wrong_shape(digits):
         shift(digits, 28, 0)
     with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
         shift(digits[0], 1, 0)
+
+
+def test_brightness_and_contrast_scale_and_lift_each_image_and_stay_in_range(digits):
+    from mnist_drill.augment import brightness_contrast, random_brightness_contrast
+
+    b, c = torch.tensor([0.0, 0.2, -0.2]), torch.tensor([0.0, -0.2, 0.2])
+    out = brightness_contrast(digits[:3], b, c)
+    assert torch.equal(out[0], digits[0])  # no change
+    assert torch.allclose(out[1], (0.8 * digits[1] + 0.2).clamp(0, 1)) and out.min() >= 0 and out.max() <= 1
+    g = torch.Generator().manual_seed(0)
+    b, c = random_brightness_contrast(10_000, 0.2, 0.2, 0.5, g)
+    assert b.abs().max() <= 0.2 and c.abs().max() <= 0.2
+    assert 0.45 < (b != 0).float().mean() < 0.55  # about half the images are left as they are
+    assert torch.equal(b == 0, c == 0)

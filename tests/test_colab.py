@@ -32,7 +32,9 @@ def cells(path: Path) -> list[dict]:
 
 def test_the_address_is_a_github_repository():
     assert re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", repository_url())
-    assert len(NOTEBOOKS) == 5
+    from mnist_drill.config import STEPS
+
+    assert sorted(p.stem for p in NOTEBOOKS) == sorted(c.name for c in STEPS.values())  # one notebook per step
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

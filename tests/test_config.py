@@ -31,8 +31,9 @@ def test_chain_changes_one_idea_per_step():
 
 
 def test_steps_are_numbered_and_named_uniquely():
-    assert sorted(STEPS) == [1, 2, 3, 4, 5]
-    assert len({c.name for c in STEPS.values()}) == 5
+    assert sorted(STEPS) == list(range(1, len(STEPS) + 1))
+    assert len({c.name for c in STEPS.values()}) == len(STEPS)
+    assert all(c.name.startswith(f"{n:02d}_") for n, c in STEPS.items())  # the name says its place and its change
     assert all(c.epochs <= 15 for c in STEPS.values())
 
 
@@ -63,7 +64,7 @@ def test_dict_round_trip_and_unknown_fields():
 
 
 def test_a_stored_config_with_a_removed_option_loads_when_off_and_names_the_commit_when_on():
-    from mnist_drill.config import LAST_WITH_REMOVED, REMOVED, RemovedOption
+    from mnist_drill.legacy import LAST_WITH_REMOVED, REMOVED, RemovedOption
 
     old = {**STEP_5.to_dict(), **REMOVED}  # a run stored while the options existed, each left off
     assert Config.from_dict(old) == STEP_5

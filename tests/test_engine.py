@@ -296,3 +296,19 @@ def test_the_speed_benchmark_refuses_an_unknown_variant_before_timing_anything(c
     with pytest.raises(SystemExit):
         bench.main(["--also-variant", "nope", "--device", "cpu"])
     assert "step 5 has no variant 'nope'" in capsys.readouterr().err
+
+
+def test_epoch_points_set_each_epochs_lr_on_its_line():
+    from mnist_drill.config import variant
+
+    config = variant(5, "3.8k-peer")
+    optimizer, scheduler, per_batch = make_optimizer(torch.nn.Linear(1, 1), config, steps_per_epoch=10)
+    lrs = []
+    for _ in range(15):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert not per_batch and lrs[0] == 0.05 and lrs[2] == 0.1 and lrs[8] == 0.01 and lrs[12] == 0.0025
+    assert lrs[5] == pytest.approx(0.055) and lrs[14] == pytest.approx(0.0025 / 3)
+    with pytest.raises(ValueError, match="epoch-points' needs epoch_lrs"):
+        replace(config, epoch_lrs=())

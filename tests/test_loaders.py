@@ -2,6 +2,7 @@
 
 from dataclasses import replace
 
+import pytest
 import torch
 
 from mnist_drill.config import STEP_2
@@ -90,3 +91,15 @@ def test_affine_loader_draws_its_own_shift_and_zoom_per_image_seeded(mnist_root)
     images = affine.train.images[order]
     expected = (augment.affine(images, angles, shifts, scales) - affine.mean) / affine.std
     assert torch.allclose(x1, expected, atol=1e-6)
+
+
+def test_augment_p_leaves_the_other_images_as_they_are(mnist_root):
+    config = replace(STEP_2, train_subset=256, eval_subset=10, batch_size=256, shift=0.09, scale=0.09, augment_p=0.5)
+    loaders = make_loaders(config, "cpu", torch.Generator().manual_seed(5), mnist_root)
+    x, _ = next(iter(loaders.train))
+    order = torch.randperm(256, generator=torch.Generator().manual_seed(5))
+    plain = (loaders.train.images[order] - loaders.mean) / loaders.std
+    untouched = (x - plain).abs().flatten(1).amax(1) < 1e-4  # an identity resampling, to float precision
+    assert 0.3 < untouched.float().mean() < 0.7  # about half, drawn per image
+    with pytest.raises(ValueError, match="fast pipeline only"):
+        make_loaders(replace(config, pipeline="torchvision"), "cpu", torch.Generator(), mnist_root)

@@ -94,3 +94,15 @@ def test_summary_moves_neither_the_rng_nor_batchnorm_statistics():
     assert torch.equal(after_summary, torch.rand(3))
     assert all(torch.equal(state_before[k], v) for k, v in model.state_dict().items())
     assert f"Total params: {count_params(model):,}" in text
+
+
+def test_the_peer_recipes_network_is_the_published_3762_parameters():
+    from mnist_drill.config import variant
+
+    model = build_model(variant(5, "3.8k-peer"))
+    assert count_params(model) == 3_762
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [4, 4, 4, 8, 8, 8, 8, 8, 8, 10] and all(c.bias is not None for c in convs)
+    layers = [type(m).__name__ for m in model.features]
+    assert layers.count("Dropout") == 2 and [layers[i + 1] for i, x in enumerate(layers) if x == "MaxPool2d"] == [
+        "Dropout", "Dropout"]  # dropout after the two pools only, not after every conv

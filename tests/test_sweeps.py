@@ -60,8 +60,9 @@ def test_candidates_are_their_base_plus_their_changes_on_the_validation_split(tm
 
 def test_every_stored_sweep_run_is_the_candidate_frozen_beside_it():
     """An archived round is data: each run's config is the one its sweep.json froze (the seed aside)."""
-    from mnist_drill.config import REMOVED, Config
+    from mnist_drill.config import Config
     from mnist_drill.layout import sweep_dir
+    from mnist_drill.legacy import REMOVED
 
     off = {**Config().to_dict(), **REMOVED}  # a run older than a setting ran without it: at its "off" value
     for folder in sorted(sweep_dir("frontier").parent.glob("*/sweep.json")):

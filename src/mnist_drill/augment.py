@@ -70,6 +70,21 @@ def random_scales(n: int, max_change: float, generator: torch.Generator, device=
     return (1.0 + (torch.rand(n, generator=generator) * 2.0 - 1.0) * max_change).to(device)
 
 
+def random_brightness_contrast(n: int, brightness: float, contrast: float, p: float, generator: torch.Generator,
+                               device="cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """(b, c), each (n,): b uniform in [-brightness, +brightness], c in [-contrast, +contrast], both 0 for the images
+    that a draw with probability 1 - p leaves unchanged (Albumentations' RandomBrightnessContrast, drawn per image)."""
+    b = (torch.rand(n, generator=generator) * 2.0 - 1.0) * brightness
+    c = (torch.rand(n, generator=generator) * 2.0 - 1.0) * contrast
+    on = (torch.rand(n, generator=generator) < p).to(b.dtype)
+    return (b * on).to(device), (c * on).to(device)
+
+
+def brightness_contrast(images: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """(1 + c) x + b per image of an (N, C, H, W) batch in [0, 1], clipped to [0, 1] (brightness by the maximum, 1)."""
+    return ((1.0 + c).view(-1, 1, 1, 1) * images + b.view(-1, 1, 1, 1)).clamp(0.0, 1.0)
+
+
 def shift(images: torch.Tensor, dx: int, dy: int, fill: float = 0.0) -> torch.Tensor:
     """Move every image of an (N, C, H, W) batch by whole pixels, dx right and dy down; uncovered pixels get `fill`
     (the background: 0 before normalising, -mean / std after)."""

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
+from .legacy import without_removed
 from .paths import env_flag
+from .peers import PEER_3762
 
-SCHEDULERS = ("none", "step", "onecycle")
+SCHEDULERS = ("none", "step", "onecycle", "epoch-points")
 BLOCK_ORDERS = ("relu-bn", "bn-relu")  # BatchNorm after the ReLU (the reference's) or before it
 
 
@@ -20,12 +22,17 @@ class Config:
     name: str = "01_bn_gap"
     # --- model (models.py reads the layer spec) ---
     arch: str = "C8 C16 M T8 C16 C16 C16 P16 G"
-    dropout: float = 0.05  # after every conv block
+    dropout: float = 0.05  # after every conv block, or after every max-pool with dropout_after="pool"
+    dropout_after: str = "conv"  # "conv" or "pool"
     block_order: str = "relu-bn"  # "relu-bn": conv -> ReLU -> BatchNorm (the reference's); "bn-relu": BN first
+    conv_bias: bool = False  # a bias in every conv and in the head
     # --- data ---
     rotation_deg: float = 0.0  # random rotation in [-deg, +deg], drawn per image
     shift: float = 0.0  # random shift of up to this fraction of the side, whole pixels, per image (RandomAffine's)
     scale: float = 0.0  # random zoom in [1 - scale, 1 + scale], per image
+    augment_p: float = 1.0  # the chance an image gets the rotation/shift/zoom, and (apart) the brightness/contrast
+    brightness: float = 0.0  # x -> (1 + c) x + b, clipped to [0, 1], with b in [-brightness, +brightness] ...
+    contrast: float = 0.0  # ... and c in [-contrast, +contrast], drawn per image
     pipeline: str = "fast"  # "fast" (tensors on the device) or "torchvision" (Dataset + DataLoader)
     num_workers: int = 2  # DataLoader workers, torchvision pipeline only
     split: str = "test"  # "test": train on 60k, report on the test set; "val": train 50k, hold out 10k
@@ -38,7 +45,8 @@ class Config:
     momentum: float = 0.9  # SGD momentum; under one-cycle, OneCycleLR cycles it from 0.95 to 0.85 and back
     nesterov: bool = False
     weight_decay: float = 0.0  # L2 penalty, per parameter
-    scheduler: str = "none"  # "none", "step" (StepLR, per epoch) or "onecycle" (OneCycleLR, per batch)
+    scheduler: str = "none"  # "none", "step" (StepLR), "onecycle" (OneCycleLR, per batch) or "epoch-points"
+    epoch_lrs: tuple = ()  # "epoch-points": (epoch, LR) points; epoch e (from 0) trains at their linear interpolation
     step_size: int = 6  # StepLR: epochs between decays
     gamma: float = 0.1  # StepLR: factor at each decay
     pct_start: float = 0.2  # one-cycle: fraction of the steps spent warming up
@@ -70,6 +78,13 @@ class Config:
              f"pipeline must be 'fast' or 'torchvision', got {self.pipeline!r}"),
             (self.split in ("test", "val"), f"split must be 'test' or 'val', got {self.split!r}"),
             (self.scheduler in SCHEDULERS, f"scheduler must be one of {SCHEDULERS}, got {self.scheduler!r}"),
+            (self.dropout_after in ("conv", "pool"), f"dropout_after must be 'conv' or 'pool': {self.dropout_after!r}"),
+            (0.0 < self.augment_p <= 1.0, f"augment_p must be in (0, 1], got {self.augment_p}"),
+            (0.0 <= self.brightness < 1.0 and 0.0 <= self.contrast < 1.0,
+             f"brightness and contrast must be in [0, 1), got {self.brightness}, {self.contrast}"),
+            ((self.scheduler == "epoch-points") == bool(self.epoch_lrs)
+             and list(self.epoch_lrs) == sorted(self.epoch_lrs), f"scheduler 'epoch-points' needs epoch_lrs, (epoch, "
+             f"LR) points in epoch order, and only it; got {self.scheduler!r} with {self.epoch_lrs}"),
         ]
         for name in ("train_subset", "eval_subset"):
             value = getattr(self, name)
@@ -79,7 +94,8 @@ class Config:
             raise ValueError("invalid Config: " + "; ".join(problems))
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The fields as plain JSON values (epoch_lrs as lists), so a saved and re-read config compares equal."""
+        return {**asdict(self), "epoch_lrs": [list(point) for point in self.epoch_lrs]}
 
     @classmethod
     def from_dict(cls, data: dict) -> Config:
@@ -89,37 +105,7 @@ class Config:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown Config fields {unknown}; this version knows {sorted(known)}")
-        return cls(**data)
-
-
-# Options that only rejected explorations used, with the value that meant "off" and the last commit that had them
-# (EXPERIMENTS.md tells what each round found). A stored run that left them off still loads; one that used them
-# names the commit to check out.
-LAST_WITH_REMOVED = "93b60e4"
-REMOVED = {"bn_refresh": 0, "elastic_alpha": 0.0, "elastic_sigma": 4.0, "label_smoothing": 0.0,
-           "lr_points": [[0.0, 0.25], [2.0, 1.0], [8.0, 0.1], [15.0, 0.0]]}
-REMOVED_VALUES = {"scheduler": "linear"}
-
-
-class RemovedOption(ValueError):
-    """A stored run made with an option this version no longer has."""
-
-
-def without_removed(data: dict) -> dict:
-    """`data` without the removed options it leaves off; RemovedOption (one line) for one it uses."""
-    for name, value in REMOVED_VALUES.items():
-        if data.get(name) == value:
-            raise RemovedOption(f"made with {name}={value!r}, removed after commit {LAST_WITH_REMOVED}: "
-                                f"`git checkout {LAST_WITH_REMOVED}` to re-run it")
-    for name, off in REMOVED.items():
-        if name in data and _plain(data[name]) != off:
-            raise RemovedOption(f"made with option {name}={data[name]!r}, removed after commit {LAST_WITH_REMOVED}: "
-                                f"`git checkout {LAST_WITH_REMOVED}` to re-run it")
-    return {k: v for k, v in data.items() if k not in REMOVED}
-
-
-def _plain(value):
-    return [_plain(v) for v in value] if isinstance(value, (list, tuple)) else value
+        return cls(**{**data, "epoch_lrs": tuple(tuple(p) for p in data.get("epoch_lrs", ()))})
 
 
 # --- The drill: each step is the previous one plus its change ----------------------------------------
@@ -149,7 +135,8 @@ VARIANTS = {
         "5.7k-affine": dict(arch=_SMALL, **_AFFINE),
         "5.7k-affine-wd": dict(arch=_SMALL, weight_decay=1e-4, **_AFFINE),  # step 5 read in one view only
         "9.8k": dict(arch="C10 M C14 C18 C18 C18 G"),
-        "4.5k-separable": dict(arch="C8 M D24 D32 D32 D32 G", weight_decay=1e-4, **_AFFINE)},
+        "4.5k-separable": dict(arch="C8 M D24 D32 D32 D32 G", weight_decay=1e-4, **_AFFINE),
+        "3.8k-peer": PEER_3762},  # a published recipe under our protocol (peers.py: whose, and how faithful)
 }
 VARIANT_BASES = {5: ONE_CYCLE}
 

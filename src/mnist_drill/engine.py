@@ -76,8 +76,13 @@ def train_epoch(model, loader, optimizer, scheduler=None, progress=True, average
 
 def make_optimizer(model, config: Config, steps_per_epoch: int):
     """SGD and the config's scheduler; returns (optimizer, scheduler or None, whether it steps per batch)."""
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+    points = config.scheduler == "epoch-points"  # the LR of each epoch is read off its points: a base LR of 1
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0 if points else config.lr, momentum=config.momentum,
                                 nesterov=config.nesterov, weight_decay=config.weight_decay)
+    if points:
+        epochs, lrs = zip(*config.epoch_lrs, strict=True)
+        return optimizer, torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda epoch: float(np.interp(epoch, epochs, lrs))), False
     if config.scheduler == "step":
         return optimizer, torch.optim.lr_scheduler.StepLR(optimizer, config.step_size, config.gamma), False
     if config.scheduler == "onecycle":

@@ -62,8 +62,9 @@ class TensorLoader:
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, mean: float,
                  std: float, *, shuffle: bool = False, rotation_deg: float = 0.0, shift: float = 0.0,
-                 scale: float = 0.0, generator: torch.Generator | None = None):
-        self.augmented = bool(rotation_deg or shift or scale)
+                 scale: float = 0.0, augment_p: float = 1.0, brightness: float = 0.0, contrast: float = 0.0,
+                 generator: torch.Generator | None = None):
+        self.augmented = bool(rotation_deg or shift or scale or brightness or contrast)
         if (shuffle or self.augmented) and generator is None:
             raise ValueError("a shuffled or augmented TensorLoader needs a seeded torch.Generator")
         self.images = images  # (N, 1, 28, 28) floats in [0, 1]; background is exactly 0
@@ -72,6 +73,7 @@ class TensorLoader:
         self.mean, self.std = mean, std
         self.shuffle = shuffle
         self.rotation_deg, self.shift, self.scale = rotation_deg, shift, scale
+        self.augment_p, self.brightness, self.contrast = augment_p, brightness, contrast
         self.generator = generator
         self.normalise_per_batch = bool(shuffle or self.augmented)
         self._draws = hashlib.sha256()
@@ -116,15 +118,27 @@ class TensorLoader:
             yield x, y
 
     def _augment(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple]:
-        """The batch augmented, and the parameters drawn for it."""
-        n, device = len(x), x.device
-        angles = augment.random_angles(n, self.rotation_deg, self.generator, device)
-        if not (self.shift or self.scale):
-            return augment.rotate(x, angles), (angles,)  # rotation alone draws exactly what it always drew
-        shifts = augment.random_shifts(n, self.shift, x.shape[-1], self.generator, device) if self.shift else None
-        scales = augment.random_scales(n, self.scale, self.generator, device) if self.scale else None
-        params = tuple(t for t in (angles, shifts, scales) if t is not None)
-        return augment.affine(x, angles, shifts, scales), params
+        """The batch augmented, and the parameters drawn for it (in the order they were drawn)."""
+        n, device, g = len(x), x.device, self.generator
+        angles = augment.random_angles(n, self.rotation_deg, g, device)
+        shifts = augment.random_shifts(n, self.shift, x.shape[-1], g, device) if self.shift else None
+        scales = augment.random_scales(n, self.scale, g, device) if self.scale else None
+        params = [t for t in (angles, shifts, scales) if t is not None]
+        if self.augment_p < 1:  # each image keeps its draws with probability augment_p, else stays as it is
+            keep = (torch.rand(n, generator=g) < self.augment_p).to(device)
+            angles = torch.where(keep, angles, 0.0)
+            shifts = None if shifts is None else torch.where(keep[:, None], shifts, 0.0)
+            scales = None if scales is None else torch.where(keep, scales, 1.0)
+            params.append(keep)
+        if shifts is None and scales is None:
+            x = augment.rotate(x, angles)  # rotation alone draws exactly what it always drew
+        else:
+            x = augment.affine(x, angles, shifts, scales)
+        if self.brightness or self.contrast:
+            b, c = augment.random_brightness_contrast(n, self.brightness, self.contrast, self.augment_p, g, device)
+            x = augment.brightness_contrast(x, b, c)
+            params += [b, c]
+        return x, tuple(params)
 
 
 def make_loaders(config, device, generator: torch.Generator, root: Path = DATA_DIR) -> Loaders:
@@ -147,9 +161,13 @@ def make_loaders(config, device, generator: torch.Generator, root: Path = DATA_D
         train = TensorLoader(*to_device(train_images[train_idx], train_labels[train_idx]),
                              config.batch_size, mean, std, shuffle=True,
                              rotation_deg=config.rotation_deg, shift=config.shift, scale=config.scale,
+                             augment_p=config.augment_p, brightness=config.brightness, contrast=config.contrast,
                              generator=generator)
         evaluation = TensorLoader(*to_device(eval_images, eval_labels), EVAL_BATCH, mean, std)
     else:
+        if config.augment_p < 1 or config.brightness or config.contrast:
+            raise ValueError("augment_p, brightness and contrast are drawn by the fast pipeline only; "
+                             "use --pipeline fast")
         train, evaluation = _torchvision_loaders(config, device, generator, mean, std,
                                                  MnistTensors(train_images[train_idx], train_labels[train_idx]),
                                                  MnistTensors(eval_images, eval_labels))

@@ -31,12 +31,12 @@ _TOKEN = re.compile(r"^(?:(?P<kind>[CPTD])(?P<channels>[1-9]\d*)|(?P<op>[MG]))$"
 
 
 def conv_block(in_channels: int, out_channels: int, kernel_size: int = 3, padding: int = 0,
-               dropout: float = 0.0, order: str = "relu-bn") -> nn.Sequential:
-    """conv -> ReLU -> BatchNorm -> dropout, the seed's order (BN after the ReLU), or conv -> BN -> ReLU."""
+               dropout: float = 0.0, order: str = "relu-bn", bias: bool = False) -> nn.Sequential:
+    """conv -> ReLU -> BatchNorm -> dropout, the reference's order (BN after the ReLU), or conv -> BN -> ReLU."""
     if order not in BLOCK_ORDERS:
         raise ValueError(f"unknown block order {order!r}; use one of {BLOCK_ORDERS}")
     norm_act = [nn.ReLU(), nn.BatchNorm2d(out_channels)]
-    layers = [nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding, bias=False),
+    layers = [nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding, bias=bias),
               *(norm_act if order == "relu-bn" else norm_act[::-1])]
     if dropout > 0:
         layers.append(nn.Dropout(dropout))
@@ -71,32 +71,38 @@ def parse_arch(arch: str) -> list[tuple[str, int]]:
 class DrillNet(nn.Module):
     """A plain stack of conv blocks and pools, GAP, then a 1x1 conv head; outputs log-probabilities."""
 
-    def __init__(self, arch: str, dropout: float = 0.0, order: str = "relu-bn", num_classes: int = NUM_CLASSES):
+    def __init__(self, arch: str, dropout: float = 0.0, order: str = "relu-bn", num_classes: int = NUM_CLASSES,
+                 bias: bool = False, dropout_after: str = "conv"):
+        """bias: a bias in every conv and the head; dropout_after: "conv" (after every conv block) or "pool" (after
+        every max-pool instead)."""
         super().__init__()
         self.arch = arch
         layers, channels, size = [], INPUT_SIZE[0], INPUT_SIZE[1]
+        block_dropout = dropout if dropout_after == "conv" else 0.0
         for kind, out_channels in parse_arch(arch):
             if kind == "C":
-                layers.append(conv_block(channels, out_channels, 3, 0, dropout, order))
+                layers.append(conv_block(channels, out_channels, 3, 0, block_dropout, order, bias))
                 channels, size = out_channels, size - 2
             elif kind == "P":
-                layers.append(conv_block(channels, out_channels, 3, 1, dropout, order))
+                layers.append(conv_block(channels, out_channels, 3, 1, block_dropout, order, bias))
                 channels = out_channels
             elif kind == "D":
-                layers.append(separable_block(channels, out_channels, dropout, order))
+                layers.append(separable_block(channels, out_channels, block_dropout, order))
                 channels, size = out_channels, size - 2
             elif kind == "T":
-                layers.append(conv_block(channels, out_channels, 1, 0, dropout, order))
+                layers.append(conv_block(channels, out_channels, 1, 0, block_dropout, order, bias))
                 channels = out_channels
             elif kind == "M":
                 layers.append(nn.MaxPool2d(2, 2))
+                if dropout_after == "pool" and dropout > 0:
+                    layers.append(nn.Dropout(dropout))
                 size //= 2
             else:
                 layers.append(nn.AdaptiveAvgPool2d(1))
             if size < 1:
                 raise ValueError(f"arch {arch!r} shrinks a 28x28 input to nothing; use fewer C or M layers")
         self.features = nn.Sequential(*layers)
-        self.head = nn.Conv2d(channels, num_classes, 1, bias=False)
+        self.head = nn.Conv2d(channels, num_classes, 1, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.log_softmax(self.head(self.features(x)).flatten(1), dim=1)
@@ -118,7 +124,8 @@ def describe_arch(arch: str) -> str:
 
 
 def build_model(config) -> DrillNet:
-    return DrillNet(config.arch, config.dropout, config.block_order)
+    return DrillNet(config.arch, config.dropout, config.block_order, bias=config.conv_bias,
+                    dropout_after=config.dropout_after)
 
 
 def count_params(model: nn.Module) -> int:

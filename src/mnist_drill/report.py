@@ -17,6 +17,7 @@ from .config import STEPS, VARIANTS, variant
 from .errors import ReportError
 from .fileio import atomic_write_bytes
 from .paths import PROJECT_ROOT
+from .peers import PEERS
 from .results import (
     TARGET,
     History,
@@ -78,7 +79,8 @@ def load_seed_summaries(held_out: bool = False) -> list[dict]:
                 raise ReportError(f"{layout.display(path.parent)}: {e}; re-run `{command}`") from None
             # a folder made under another name (step 5 before it was redefined) is shown with the command that
             # repeats it now; its Histories keep the command and commit that made it
-            summary.update(name=config.name, command=stored["command"] if stored["name"] == config.name else command)
+            summary.update(name=config.name, command=stored["command"] if stored["name"] == config.name else command,
+                           peer=PEERS.get(config.name))
             summaries.append({**summary, "path": layout.display(path), "held_out": held_out})
     return summaries
 

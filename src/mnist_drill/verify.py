@@ -14,8 +14,9 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import Config, without_removed
+from .config import Config
 from .layout import display
+from .legacy import without_removed
 from .provenance import describe_machine, fingerprint_hash
 from .results import History, format_table
 
@@ -112,14 +113,16 @@ def side_by_side(stored: History, fresh: History) -> str:
 
 
 def round_trip_problem(data: dict) -> str | None:
-    """Why a stored config would not re-run as itself, or None: it must load, and save back to the same fields (less
-    the options removed since, which it left off: Config.from_dict refuses one that was on)."""
+    """Why a stored config would not re-run as itself, or None: it must load and save back to the same fields, less the
+    options removed since (which it left off: Config.from_dict refuses one that was on), and with any field added
+    since at its default (the run predates it, so it ran without it)."""
     try:
         again = Config.from_dict(data).to_dict()
     except (TypeError, ValueError) as e:
         return f"config cannot be loaded: {e}"
-    kept = without_removed(data)
-    return None if again == kept else f"config does not round-trip: stored {kept}, re-read {again}"
+    kept, default = without_removed(data), Config().to_dict()
+    expected = {k: kept.get(k, default[k]) for k in again}
+    return None if again == expected else f"config does not round-trip: stored {kept}, re-read {again}"
 
 
 def verify(path: str | Path, epochs: int = 2, device: str | None = "cpu", strict: bool = False, log=print) -> bool:

@@ -1,0 +1,29 @@
+"""Published small-model recipes, run under this project's protocol (its loop, its log, seeds 1-5, one view) as
+variants of the final step, so the frontier can place ours beside them.
+
+PEER_3762: the 3,762-parameter network of adilsammar/woolly-of-cv ("MNIST_ALBUMENTATION_3762_99.52", one run, 99.52 %
+at epoch 15), from its description:
+- three blocks of three padded 3x3 convs, 4-4-4 at 28 px, 8-8-8 at 14 px, 8-8-8 at 7 px; each conv with a bias, then
+  BatchNorm and ReLU; a max-pool after blocks 1 and 2; dropout 0.01 after blocks 1 and 2; GAP, then a 1x1 conv to the
+  10 classes (with a bias: that makes 3,762 parameters);
+- plain SGD, momentum 0, no weight decay, batch 32; the LR set per epoch, linear through 0.05 at epoch 0, 0.1 at 2,
+  0.01 at 8, 0.0025 at 12 and 0 at 15;
+- each image, with probability 0.5, a shift and a zoom of up to 9 % with a rotation of up to 7 degrees; and, with
+  probability 0.5 drawn apart, a brightness and contrast change of up to 20 %; the data normalised as usual.
+Departures, each forced by our shared loop or chosen to keep its draws portable: the shift is drawn in whole pixels
+(RandomAffine's rounding, up to 3 px) where Albumentations' ShiftScaleRotate shifts by fractions of a pixel; the
+dropout comes after each block's max-pool, not before it; rotated and zoomed pixels are sampled bilinearly with a
+black fill (Albumentations' default border mode reflects); brightness and contrast act on [0, 1] images before
+normalising (x -> (1 + c) x + b, clipped), as Albumentations' RandomBrightnessContrast does on 8-bit images; our
+batches are cut from one seeded permutation on the CPU, and the test set is read by the model after the epoch, in one
+view, in batches of 250.
+"""
+
+PEER_3762 = dict(arch="P4 P4 P4 M P8 P8 P8 M P8 P8 P8 G", conv_bias=True, dropout=0.01, dropout_after="pool",
+                 block_order="bn-relu", batch_size=32, lr=0.1, momentum=0.0, nesterov=False, weight_decay=0.0, ema=0.0,
+                 scheduler="epoch-points", epoch_lrs=((0, 0.05), (2, 0.1), (8, 0.01), (12, 0.0025), (15, 0.0)),
+                 rotation_deg=7.0, shift=0.09, scale=0.09, augment_p=0.5, brightness=0.2, contrast=0.2, tta_shift=0)
+
+# config name -> where the recipe was published (a Markdown link), for the frontier's "peer" column
+PEERS = {"05_one_cycle_3.8k-peer": "[adilsammar/woolly-of-cv](https://github.com/adilsammar/woolly-of-cv/tree/main/"
+                                   "assets/mnist), 3,762 parameters, 99.52 % in one run"}
