@@ -53,6 +53,7 @@ evidence: data  ## every cited test-set run, one after another (hours on a 2-cor
 bench: data  ## speed: fast pipeline vs the classic torchvision DataLoader, side by side
 	$(PY) benchmarks/speed.py
 	$(PY) benchmarks/average.py
+	$(PY) benchmarks/levers.py  # each speed lever on its own: results/benchmark_levers.json
 
 report: setup
 	$(PY) -m mnist_drill report

@@ -47,6 +47,15 @@ def test_another_machine_allows_the_measured_band_and_no_more():
     assert strict.tier == "another machine, strict" and not strict.ok
 
 
+def test_the_band_is_the_recipes_own_measured_move_and_never_less_than_35_images():
+    from mnist_drill.verify import band
+
+    assert band("eval_correct", 9899, 9850, 10_000, "04_lean_model") == (49, 276)  # step 4: constant LR from batch 1
+    assert band("eval_correct", 9899, 9850, 10_000, "05_one_cycle") == (49, 36)  # the final step warms up
+    assert band("eval_correct", 9899, 9850, 10_000, "some variant") == (49, 35)
+    assert band("eval_correct", 990, 985, 1_000, "05_one_cycle") == (5, 4)  # scaled to the evaluated images
+
+
 @pytest.mark.parametrize("fresh", [
     make([9899, 9921], machine=OTHER, lr=(0.1, 0.25)),  # another LR at epoch 2
     make([9899, 9921], machine=OTHER, params=101),

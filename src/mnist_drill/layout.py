@@ -87,11 +87,6 @@ def sweep_dir(sweep: str, tag: str = "", device: bool = False) -> Path:
     return (device_dir() if device else RESULTS_DIR) / "val" / "sweeps" / sweep
 
 
-def device_run_path(name: str, seed: int = 1) -> Path:
-    """The full run of a step on a lent GPU, as tools/device_run.sh stores it (`train --device cuda`)."""
-    return device_dir() / "runs" / f"{name}_seed{seed}.json"
-
-
 def summary_path(folder: Path) -> Path:
     """The summary beside the runs of a seeds folder or a sweep folder."""
     return folder / "summary.json"
