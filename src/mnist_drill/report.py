@@ -149,8 +149,8 @@ def headline(histories: dict[str, History], summaries: list[dict], held_out: lis
     return line + f". Seeds 1-5 from `{rows[0]['command']}`{more}; every table is in [RESULTS.md](RESULTS.md)."
 
 
-def render() -> str:
-    """RESULTS.md: the steps table and plot, the frontier, the seeds tables, the benchmark."""
+def render(histories: dict[str, History], summaries: list[dict], held_out: list[dict]) -> str:
+    """RESULTS.md from the stored runs: the steps table and plot, the frontier, the seeds tables, the benchmark."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -158,12 +158,9 @@ def render() -> str:
 
     from .plots import plot_compare, plot_frontier
 
-    histories = load_step_histories()
     if not histories:
         raise ReportError(f"no step results in {layout.display(layout.results_dir())}; run the notebooks "
                           "(`make notebooks`) first")
-    summaries = load_seed_summaries()
-    held_out = load_seed_summaries(held_out=True)
     # check everything can be read before the first figure is written
     bench_path = layout.benchmark_path()
     bench = _load_json(bench_path, "make bench") if bench_path.is_file() else None
@@ -257,12 +254,11 @@ def _replace_block(text: str, start: str, end: str, block: str, where: str) -> s
     return f"{head}{start}{block}{end}{tail}"
 
 
-def write_notebook_results(notebooks: Path = PROJECT_ROOT / "notebooks") -> list[Path]:
+def write_notebook_results(notebooks: Path, histories: dict[str, History], summaries: list[dict]) -> list[Path]:
     """Rewrite the Result line of each notebook whose step has a stored run; returns the notebooks changed."""
     import nbformat
 
-    histories = load_step_histories()
-    summaries = {s["name"]: s for s in load_seed_summaries()}
+    summaries = {s["name"]: s for s in summaries}
     changed = []
     for config in STEPS.values():
         path = notebooks / f"{config.name}.ipynb"
@@ -284,11 +280,12 @@ def write_report(readme: Path = PROJECT_ROOT / "README.md", notebooks: Path = PR
     results_md = results_md or readme.with_name("RESULTS.md")
     text = readme.read_text()
     _replace_block(text, START, END, "", layout.display(readme))  # no markers: fail before writing anything
-    body = render()
-    block = headline(load_step_histories(), load_seed_summaries(), load_seed_summaries(held_out=True))
+    stored = load_step_histories(), load_seed_summaries(), load_seed_summaries(held_out=True)  # read once
+    body = render(*stored)
+    block = headline(*stored)
     atomic_write_bytes(results_md, body.encode())
     atomic_write_bytes(readme, _replace_block(text, START, END, f"\n{block}\n", layout.display(readme)).encode())
-    for path in write_notebook_results(notebooks):
+    for path in write_notebook_results(notebooks, *stored[:2]):
         print(f"Result line updated in {layout.display(path)}")
     print(f"{layout.display(results_md)} written; the README's headline: {block}")
     return body
