@@ -115,11 +115,23 @@ def test_plot_frontier_fits_its_points_and_keys_every_label_apart():
     lo, hi = ax.get_ylim()
     assert lo < 99.19 and TARGET < hi and hi - lo < (99.40 - 99.19) + 0.1  # fits the points, not a fixed range
     texts = [t.get_text() for t in ax.texts]
-    assert texts[:4] == ["1", "2", "3", "4"]  # numbered points: labels never sit on top of each other
+    assert [t for t in texts if t.isdigit()] == ["1", "2", "3", "4"]  # numbered points, keyed beside the panel
     key = next(t for t in texts if t.startswith("1. "))
     assert "1. peer: 3,762 params, 99.19 %" in key and "4. step 5: 7,568 params, 99.40 %" in key
     markers = [line.get_marker() for line in ax.lines if line.get_marker() in ("o", "D")]
     assert markers == ["D", "o", "o", "o"]  # a peer's recipe is drawn apart from ours
+
+
+def test_plot_frontier_numbers_close_points_without_overlap():
+    # the stored frontier's crowd: five recipes within 20 parameters and 0.02 points of each other
+    rows = [{"label": f"r{i}", "params": 9768 + 4 * i, "worst_min": 99.38 + 0.005 * i} for i in range(5)]
+    rows += [{"label": "small", "params": 3762, "worst_min": 99.07}]
+    fig = plot_frontier(rows)
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    boxes = [t.get_window_extent() for t in ax.texts if t.get_text().isdigit()]
+    assert len(boxes) == 6
+    assert not [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:] if a.overlaps(b)]
 
 
 def test_compare_shades_the_seeds_spread_of_the_steps_that_have_seeds():

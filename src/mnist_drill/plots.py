@@ -175,6 +175,34 @@ def plot_seeds(histories: list[History], title: str | None = None):
     return fig
 
 
+# where a point's number may sit, in points from the point, tried in this order until it clears every number placed
+_LABEL_OFFSETS = [(6, 4), (6, -12), (-14, 4), (-14, -12), (6, 15), (6, -23), (-14, 15), (-14, -23), (16, -4),
+                  (-24, -4), (6, 26), (6, -34), (-14, 26), (-14, -34)]
+
+
+def _number_points(ax, points: list[tuple[float, float]], fontsize: int = 9) -> None:
+    """Write 1, 2, ... beside `points`, each at the first offset whose box overlaps no number already written and no
+    other point (points closer than a label's size would otherwise print their numbers on top of each other)."""
+    fig = ax.figure
+    scale = fig.dpi / 72  # points to pixels
+    pixels = [ax.transData.transform(point) for point in points]
+    marker = 4 * scale  # half a marker's side
+    taken = [(x - marker, y - marker, x + marker, y + marker) for x, y in pixels]
+    for number, ((x, y), point) in enumerate(zip(pixels, points, strict=True), 1):
+        width, height = 0.65 * fontsize * len(str(number)) * scale, fontsize * scale
+        boxes = [(x + dx * scale, y + dy * scale, x + dx * scale + width, y + dy * scale + height)
+                 for dx, dy in _LABEL_OFFSETS]
+        free = [box for box in boxes if not any(_overlap(box, other) for other in taken)]
+        box = (free or boxes)[0]  # all taken: the first place, as before
+        offset = _LABEL_OFFSETS[boxes.index(box)]
+        ax.annotate(str(number), point, xytext=offset, textcoords="offset points", fontsize=fontsize)
+        taken.append(box)
+
+
+def _overlap(a: tuple, b: tuple) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
 def plot_frontier(rows: list[dict], title: str = "params against the worst seed's minimum over epochs 10-15"):
     """One numbered point per row ({"label", "params", "worst_min"}): parameters (x) against the worst seed's one-view
     minimum over epochs 10-15 (y), green where the row holds the target; the numbers are keyed beside the panel, so no
@@ -188,8 +216,6 @@ def plot_frontier(rows: list[dict], title: str = "params against the worst seed'
         holds = r.get("holds", r["worst_min"] >= TARGET)
         ax.plot(r["params"], r["worst_min"], "D" if r.get("peer") else "o", color="tab:green" if holds else "tab:red",
                 ms=7, zorder=5)
-        ax.annotate(str(number), (r["params"], r["worst_min"]), xytext=(6, 4 if number % 2 else -10),
-                    textcoords="offset points", fontsize=9)
         key.append(f"{number}. {r['label']}: {r['params']:,} params, {r['worst_min']:.2f} %")
     _target_line(ax, TARGET)
     ax.set_ylim(lo, hi)
@@ -199,4 +225,5 @@ def plot_frontier(rows: list[dict], title: str = "params against the worst seed'
     ax.grid(alpha=0.3)
     ax.text(1.02, 1.0, "\n".join(key), transform=ax.transAxes, va="top", fontsize=8, family="monospace")
     fig.tight_layout()
+    _number_points(ax, [(r["params"], r["worst_min"]) for r in rows])  # once the axes have their final size
     return fig
