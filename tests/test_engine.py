@@ -312,3 +312,43 @@ def test_epoch_points_set_each_epochs_lr_on_its_line():
     assert lrs[5] == pytest.approx(0.055) and lrs[14] == pytest.approx(0.0025 / 3)
     with pytest.raises(ValueError, match="epoch-points' needs epoch_lrs"):
         replace(config, epoch_lrs=())
+
+
+def test_compiled_falls_back_to_eager_with_one_line(monkeypatch):
+    from mnist_drill.devices import Compiled
+    from mnist_drill.models import DrillNet
+
+    def broken_compile(model, **_):
+        def compiled(x):
+            raise RuntimeError("Compiler: cc not found\nlong traceback follows")
+        return compiled
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    torch.manual_seed(0)
+    model = DrillNet("C4 G").eval()
+    lines = []
+    forward = Compiled(model, torch.device("cpu"), log=lines.append)
+    x = torch.randn(3, 1, 28, 28)
+    assert torch.equal(forward(x), model(x)) and torch.equal(forward(x), model(x))
+    assert lines == ["torch.compile failed (RuntimeError: Compiler: cc not found); training eagerly instead"]
+
+
+def test_fit_through_a_compiled_forward_records_it(mnist_root, tiny_config, monkeypatch):
+    # torch.compile stood in by the model itself: the plumbing, not inductor (seconds of compiling per test)
+    monkeypatch.setattr(torch, "compile", lambda model, **_: model)
+    compiled = fit(tiny_config, save_to=None, progress=False, log=lambda *_: None, compile=True)
+    eager = fit(tiny_config, save_to=None, progress=False, log=lambda *_: None)
+    assert compiled.compiled and not eager.compiled
+    assert _numbers(compiled) == _numbers(eager)
+    assert History.from_dict(json.loads(json.dumps(compiled.to_dict()))).compiled
+
+
+def test_draws_reach_another_device_as_drawn():
+    from mnist_drill.loaders import _to_device
+
+    batches = [(torch.arange(3.0), None, torch.tensor([True, False, True])),
+               (torch.arange(2.0), None, torch.ones(2) > 0)]
+    moved = _to_device(batches, torch.device("cpu"))
+    assert [m[1] for m in moved] == [None, None]
+    assert all(torch.equal(a, b) for m, batch in zip(moved, batches, strict=True)
+               for a, b in zip(m, batch, strict=True) if a is not None)

@@ -117,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="from_run", metavar="HISTORY",
                    help="re-run a stored run from its own config (any step, variant or sweep candidate, even one "
                         "whose definition has left the code), e.g. results/val/sweeps/frontier/5_7k__affine/seed1.json")
+    p.add_argument("--compile", action="store_true",
+                   help="train through torch.compile (CUDA graphs on a GPU); falls back to eager, saying so, where it "
+                        "cannot compile. Off by default: it did not pay on the 2-core CPUs measured")
 
     p = sub.add_parser("seeds", help="train one step with several seeds and summarise them")
     common(p)
@@ -294,7 +297,7 @@ def cmd_train(args) -> int:
                                                                                args.tag) if t))
     if save_to is not None:
         _announce(save_to, "the scratch run")
-    fit(config, save_to=save_to, device=args.device, progress=not args.no_progress)
+    fit(config, save_to=save_to, device=args.device, progress=not args.no_progress, compile=args.compile)
     return 0
 
 

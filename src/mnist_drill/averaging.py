@@ -22,7 +22,9 @@ def weight_average(model: torch.nn.Module, decay: float, warm_up: float = 10.0) 
         if not averaged[0].is_floating_point():  # num_batches_tracked: eval mode never reads it
             torch._foreach_copy_(averaged, current)
             return
-        t = int(num_averaged) + 1  # this update's number; the first update copies the weights
+        # this update's number (the first update copies the weights), read from the count AveragedModel keeps on the
+        # CPU: `num_averaged` is its copy on the training device, and reading that would wait for the GPU every step
+        t = int(average.n_averaged) + 1
         torch._foreach_lerp_(averaged, current, 1.0 - min(decay, (1 + t) / (warm_up + t)))
 
     average = AveragedModel(model, multi_avg_fn=ema_with_warm_up, use_buffers=True)

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from .averaging import weight_average
 from .config import Config
-from .devices import device_name, pick_device
+from .devices import Compiled, device_name, pick_device
 from .errors import ResultsUnwritable
 from .evaluation import evaluate
 from .fileio import probe_writable
@@ -43,16 +43,30 @@ def text_progress() -> bool:
     return env_flag(TEXT_PROGRESS_ENV)
 
 
-def train_epoch(model, loader, optimizer, scheduler=None, progress=True, average=None):
-    """One pass over `loader`; steps a per-batch scheduler and the weight average. Returns (mean loss, accuracy %)."""
+# Reading a number back from a GPU waits for every kernel queued before it, so on a GPU the bar's text is refreshed
+# every this many batches; on the CPU, where reading costs nothing, after every batch
+GPU_REFRESH_BATCHES = 50
+
+
+def train_epoch(model, loader, optimizer, scheduler=None, progress=True, average=None, forward=None):
+    """One pass over `loader`; steps a per-batch scheduler and the weight average. Returns (mean loss, accuracy %).
+
+    forward: what computes the outputs (a compiled `model`, see devices.compiled), `model` itself by default.
+    The sums stay on the device (float64 and int64: the same numbers as Python's float and int) and are read back
+    only for the bar's text, so a GPU is not made to wait on every batch."""
     model.train()
-    total_loss, correct, seen = 0.0, 0, 0
+    forward = forward or model
+    loss_sum, correct, seen = None, None, 0
     live = progress and not text_progress()
     bar = tqdm(loader, total=len(loader), disable=not live, mininterval=0.5, leave=True)
-    start, description = time.perf_counter(), ""
+    start = time.perf_counter()
     for batch_id, (x, y) in enumerate(bar):
+        if loss_sum is None:
+            loss_sum = torch.zeros((), dtype=torch.float64, device=x.device)
+            correct = torch.zeros((), dtype=torch.int64, device=x.device)
+            refresh = 1 if x.device.type == "cpu" else GPU_REFRESH_BATCHES
         optimizer.zero_grad(set_to_none=True)
-        output = model(x)
+        output = forward(x)
         loss = F.nll_loss(output, y)  # output holds log-probabilities
         loss.backward()
         optimizer.step()
@@ -60,18 +74,24 @@ def train_epoch(model, loader, optimizer, scheduler=None, progress=True, average
             scheduler.step()
         if average is not None:
             average.update_parameters(model)
-        loss_value = loss.item()
-        total_loss += loss_value * len(y)
-        correct += (output.argmax(1) == y).sum().item()
+        loss_sum += loss.detach().double() * len(y)  # what float(loss) * len(y) gives, without reading it back
+        correct += (output.argmax(1) == y).sum()
         seen += len(y)
-        description = f"Loss={loss_value:.4f} Batch_id={batch_id} Accuracy={100 * correct / seen:.2f}"
-        if live:
-            bar.set_description(description, refresh=False)
+        if live and batch_id % refresh == 0:
+            bar.set_description(describe_batch(loss, batch_id, correct, seen), refresh=False)
+    description = describe_batch(loss, batch_id, correct, seen)
+    if live:
+        bar.set_description(description, refresh=False)
     bar.close()
     if progress and (not live or hasattr(bar, "container")):  # text mode, or a Jupyter widget bar
         # a stored notebook keeps only a widget's first frame: write the finished bar as a line of text
         print(tqdm.format_meter(len(loader), len(loader), time.perf_counter() - start, prefix=description))
-    return total_loss / seen, 100.0 * correct / seen
+    return loss_sum.item() / seen, 100.0 * correct.item() / seen
+
+
+def describe_batch(loss: torch.Tensor, batch_id: int, correct: torch.Tensor, seen: int) -> str:
+    """The bar's text, as the reference's notebooks printed it: the batch's loss, its number, the running accuracy."""
+    return f"Loss={loss.item():.4f} Batch_id={batch_id} Accuracy={100 * correct.item() / seen:.2f}"
 
 
 def make_optimizer(model, config: Config, steps_per_epoch: int):
@@ -94,12 +114,16 @@ def make_optimizer(model, config: Config, steps_per_epoch: int):
 
 
 def fit(config: Config, *, save_to: str | Path | None = None, device: str | None = None, progress: bool = True,
-        log=print, command: str | None = None, stop_after: int | None = None, data_root: Path = DATA_DIR) -> History:
+        log=print, command: str | None = None, stop_after: int | None = None, data_root: Path = DATA_DIR,
+        compile: bool = False) -> History:
     """Train `config` from scratch and return its History (with the trained model attached).
 
     save_to: the JSON path to save the History to (layout.run_path gives it), or None to save nothing.
     command: what made this run, recorded in the History (default: this process's command line).
     stop_after: train only the first N epochs of the run (its schedule unchanged), e.g. to verify a stored run.
+    compile: train through torch.compile (with CUDA graphs on a GPU; devices.Compiled), falling back to eager with one
+    line where it cannot compile. Off by default: on the 2-core CPUs measured it did not pay (benchmarks/levers.py),
+    and its numbers differ from the eager run's in the last digits. Evaluation always runs eagerly.
     """
     device = pick_device(device)
     if save_to is not None:
@@ -110,19 +134,20 @@ def fit(config: Config, *, save_to: str | Path | None = None, device: str | None
     model = build_model(config).to(device)
     optimizer, scheduler, per_batch = make_optimizer(model, config, len(loaders.train))
     average = weight_average(model, config.ema, config.ema_warmup) if config.ema else None
+    forward = Compiled(model, device, log) if compile else model
     evaluated = average.module if average else model  # what the test lines and the History report
     history = History(config=config.to_dict(), seed=config.seed, params=count_params(model),
                       device=device_name(device), versions=origin["versions"], eval_name=loaders.eval_name,
                       started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                       commit=origin["commit"], code_dirty=origin["code_dirty"], command=origin["command"],
-                      machine=machine_fingerprint(device))
+                      machine=machine_fingerprint(device), compiled=compile)
     start = time.perf_counter()
     for epoch in range(1, min(config.epochs, stop_after or config.epochs) + 1):
         lr = optimizer.param_groups[0]["lr"]
         log(f"EPOCH: {epoch} LR: {lr:.6g}")
         epoch_start = time.perf_counter()
         train_loss, train_acc = train_epoch(model, loaders.train, optimizer, scheduler if per_batch else None,
-                                            progress, average)
+                                            progress, average, forward)
         reading = evaluate(evaluated, loaders.eval, config.tta_shift, -loaders.mean / loaders.std)
         if scheduler is not None and not per_batch:
             scheduler.step()

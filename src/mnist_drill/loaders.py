@@ -104,28 +104,44 @@ class TensorLoader:
     def __iter__(self):
         device = self.images.device
         n = self.num_samples
-        order = torch.randperm(n, generator=self.generator).to(device) if self.shuffle else None
-        for start in range(0, n, self.batch_size):
+        order = torch.randperm(n, generator=self.generator) if self.shuffle else None
+        starts = range(0, n, self.batch_size)
+        # the epoch's draws first, batch by batch in the order the generator always gave them, all on the CPU; then to
+        # the device in one copy per kind: a copy per batch would make a GPU wait for its queue on every batch
+        draws = [self._draw(min(self.batch_size, n - start)) for start in starts] if self.augmented else None
+        if device.type != "cpu":
+            order = None if order is None else order.to(device)
+            draws = None if draws is None else _to_device(draws, device)
+        for number, start in enumerate(starts):
             idx = slice(start, start + self.batch_size) if order is None else order[start:start + self.batch_size]
             x, y = self.images[idx], self.labels[idx]
             params = ()
             if self.augmented:  # before normalising, so that the fill is background
-                x, params = self._augment(x)
+                x, params = self._augment(x, draws[number])
             if order is not None:
                 self._record(idx, *params)
             if self.normalise_per_batch:
                 x = (x - self.mean) / self.std
             yield x, y
 
-    def _augment(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple]:
-        """The batch augmented, and the parameters drawn for it (in the order they were drawn)."""
-        n, device, g = len(x), x.device, self.generator
-        angles = augment.random_angles(n, self.rotation_deg, g, device)
-        shifts = augment.random_shifts(n, self.shift, x.shape[-1], g, device) if self.shift else None
-        scales = augment.random_scales(n, self.scale, g, device) if self.scale else None
+    def _draw(self, n: int) -> tuple:
+        """One batch's augmentation parameters, drawn on the CPU in a fixed order: (angles, shifts, scales, keep,
+        brightness, contrast), None for what this loader does not draw."""
+        g = self.generator
+        angles = augment.random_angles(n, self.rotation_deg, g)
+        shifts = augment.random_shifts(n, self.shift, self.images.shape[-1], g) if self.shift else None
+        scales = augment.random_scales(n, self.scale, g) if self.scale else None
+        keep = torch.rand(n, generator=g) < self.augment_p if self.augment_p < 1 else None
+        b = c = None
+        if self.brightness or self.contrast:
+            b, c = augment.random_brightness_contrast(n, self.brightness, self.contrast, self.augment_p, g)
+        return angles, shifts, scales, keep, b, c
+
+    def _augment(self, x: torch.Tensor, draws: tuple) -> tuple[torch.Tensor, tuple]:
+        """The batch augmented by its draws, and the draws as drawn (in the order they were drawn)."""
+        angles, shifts, scales, keep, b, c = draws
         params = [t for t in (angles, shifts, scales) if t is not None]
-        if self.augment_p < 1:  # each image keeps its draws with probability augment_p, else stays as it is
-            keep = (torch.rand(n, generator=g) < self.augment_p).to(device)
+        if keep is not None:  # each image keeps its draws with probability augment_p, else stays as it is
             angles = torch.where(keep, angles, 0.0)
             shifts = None if shifts is None else torch.where(keep[:, None], shifts, 0.0)
             scales = None if scales is None else torch.where(keep, scales, 1.0)
@@ -134,11 +150,24 @@ class TensorLoader:
             x = augment.rotate(x, angles)  # rotation alone draws exactly what it always drew
         else:
             x = augment.affine(x, angles, shifts, scales)
-        if self.brightness or self.contrast:
-            b, c = augment.random_brightness_contrast(n, self.brightness, self.contrast, self.augment_p, g, device)
+        if b is not None:
             x = augment.brightness_contrast(x, b, c)
             params += [b, c]
         return x, tuple(params)
+
+
+def _to_device(batches: list[tuple], device: torch.device) -> list[tuple]:
+    """Per-batch tuples of CPU tensors (or None) on `device`: each kind joined, copied once (pinned), split again."""
+    kinds = []
+    for kind in zip(*batches, strict=True):
+        if kind[0] is None:
+            kinds.append(kind)
+            continue
+        joined = torch.cat(kind)
+        if device.type == "cuda":
+            joined = joined.pin_memory()
+        kinds.append(joined.to(device, non_blocking=True).split([len(t) for t in kind]))
+    return list(zip(*kinds, strict=True))
 
 
 def make_loaders(config, device, generator: torch.Generator, root: Path = DATA_DIR) -> Loaders:

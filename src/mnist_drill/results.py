@@ -32,6 +32,7 @@ class History:
     # a digest of the first batches' seeded draws (shuffle order, augmentation parameters), made by the CPU generator:
     # the same on every machine for the same code and seed (loaders.TensorLoader.draws); None where not recorded
     draws: dict | None = None
+    compiled: bool = False  # trained through torch.compile (engine.fit's compile): other kernels, other last digits
     model: object = field(default=None, repr=False, compare=False)  # the trained model; not saved
 
     # --- per-epoch columns ---

@@ -140,7 +140,8 @@ def verify(path: str | Path, epochs: int = 2, device: str | None = "cpu", strict
     config = Config.from_dict(stored.config)
     log(f"Verifying {display(Path(path))}: {config.name}, seed {config.seed}, first {epochs} of {config.epochs} "
         f"epochs (stored at commit {stored.commit[:10] or 'unknown'})")
-    fresh = fit(config, device=device, progress=False, log=lambda line: log("  " + line), stop_after=epochs)
+    fresh = fit(config, device=device, progress=False, log=lambda line: log("  " + line), stop_after=epochs,
+                compile=stored.compiled)
     result = compare(stored, fresh, epochs, strict)
     log(f"stored on {describe_machine(stored.machine)}")
     log(f"re-run on {describe_machine(fresh.machine)}")
