@@ -27,7 +27,7 @@ from mnist_drill.devices import pick_device
 from mnist_drill.engine import fit
 from mnist_drill.fileio import write_json
 from mnist_drill.layout import benchmark_path, display
-from mnist_drill.provenance import provenance
+from mnist_drill.provenance import machine_fingerprint, provenance
 from mnist_drill.results import first_consistent_epoch
 
 
@@ -67,7 +67,8 @@ def main(argv=None) -> int:
     base = rows[0]["seconds_per_epoch"]
     result = {
         "device": str(device) if device.type != "cuda" else torch.cuda.get_device_name(device),
-        "cpu_threads": torch.get_num_threads(), "machine": platform.machine(), **provenance(),
+        "cpu_threads": torch.get_num_threads(), "machine": platform.machine(),
+        "fingerprint": machine_fingerprint(device), **provenance(),
         "rows": rows,
         "speedup_final_vs_seed_style_per_epoch": base / rows[2]["seconds_per_epoch"],
         "speedup_pipeline_alone_per_epoch": base / rows[1]["seconds_per_epoch"],

@@ -96,11 +96,16 @@ def fingerprint_hash(machine: dict) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
-def describe_machine(machine: dict | None) -> str:
-    """One line a reader can use: "AMD EPYC, AVX2, 2 threads, torch 2.14.1 [hash]"; old runs have none."""
+def describe_machine(machine: dict | None, brief: bool = False) -> str:
+    """One line a reader can use: "AMD EPYC (AVX2, 2 threads), CPU, torch 2.14.1 [hash]"; old runs have none.
+    brief: the processor alone, "AMD EPYC (AVX2), 2 CPU threads" or "AMD EPYC (AVX2), NVIDIA H200"."""
     if not machine:
         return "an unknown machine (no fingerprint: stored before fingerprints were recorded)"
-    where = f"{machine.get('gpu')}, CUDA {machine.get('cuda')}" if machine.get("device") == "cuda" else "CPU"
+    cuda = machine.get("device") == "cuda"
+    if brief:
+        where = machine.get("gpu") if cuda else f"{machine.get('threads')} CPU threads"
+        return f"{machine.get('cpu')} ({machine.get('cpu_capability')}), {where}"
+    where = f"{machine.get('gpu')}, CUDA {machine.get('cuda')}" if cuda else "CPU"
     return (f"{machine.get('cpu', '?')} ({machine.get('cpu_capability', '?')}, {machine.get('threads', '?')} threads), "
             f"{where}, torch {machine.get('torch', '?')} [{machine.get('hash', '?')}]")
 
