@@ -51,9 +51,9 @@ GPU_REFRESH_BATCHES = 50
 def train_epoch(model, loader, optimizer, scheduler=None, progress=True, average=None, forward=None):
     """One pass over `loader`; steps a per-batch scheduler and the weight average. Returns (mean loss, accuracy %).
 
-    forward: what computes the outputs (a compiled `model`, see devices.compiled), `model` itself by default.
-    The sums stay on the device (float64 and int64: the same numbers as Python's float and int) and are read back
-    only for the bar's text, so a GPU is not made to wait on every batch."""
+    forward: what computes the outputs (a compiled `model`, see devices.Compiled), `model` itself by default.
+    The sums stay on the device (float64 and int64: the same numbers as Python's float and int; float32 on MPS) and
+    are read back only for the bar's text, so a GPU is not made to wait on every batch."""
     model.train()
     forward = forward or model
     loss_sum, correct, seen = None, None, 0
@@ -62,7 +62,8 @@ def train_epoch(model, loader, optimizer, scheduler=None, progress=True, average
     start = time.perf_counter()
     for batch_id, (x, y) in enumerate(bar):
         if loss_sum is None:
-            loss_sum = torch.zeros((), dtype=torch.float64, device=x.device)
+            wide = torch.float32 if x.device.type == "mps" else torch.float64  # MPS has no float64
+            loss_sum = torch.zeros((), dtype=wide, device=x.device)
             correct = torch.zeros((), dtype=torch.int64, device=x.device)
             refresh = 1 if x.device.type == "cpu" else GPU_REFRESH_BATCHES
         optimizer.zero_grad(set_to_none=True)
@@ -74,7 +75,7 @@ def train_epoch(model, loader, optimizer, scheduler=None, progress=True, average
             scheduler.step()
         if average is not None:
             average.update_parameters(model)
-        loss_sum += loss.detach().double() * len(y)  # what float(loss) * len(y) gives, without reading it back
+        loss_sum += loss.detach().to(wide) * len(y)  # what float(loss) * len(y) gives, without reading it back
         correct += (output.argmax(1) == y).sum()
         seen += len(y)
         if live and batch_id % refresh == 0:
