@@ -46,3 +46,28 @@ def test_result_line_is_built_from_the_run_and_its_seeds():
     line = result_line(h, None)
     assert "best 99.35 % (epoch 3)" in line and "never held" in line
     assert "five views (test-time augmentation): last epoch 99.42 %, >= 99.4% held from epoch 2" in line
+
+
+def test_levers_tables_give_each_lever_its_time_and_its_ratio_to_eager():
+    from mnist_drill.report import format_levers
+
+    levers = {"training": [{"change": "nothing: eager", "ms_per_step": 25.0, "train_s_per_epoch": 11.7, "ratio": 1.0},
+                           {"change": "channels-last", "ms_per_step": 20.0, "train_s_per_epoch": 9.4, "ratio": 1.25}],
+              "evaluation": [{"change": "eager", "one_view_ms_per_1000": 57.0, "five_views_ms_per_1000": 266.0,
+                              "ratio_one_view": 1.0, "ratio_five_views": 1.0}]}
+    text = format_levers(levers)
+    assert "| channels-last | 20.0 | 9.4 | 1.25 |" in text
+    assert "| eager | 57 | 266 | 1.00, 1.00 |" in text
+
+
+def test_a_machine_is_named_briefly_in_result_lines_and_fully_elsewhere():
+    from mnist_drill.provenance import describe_machine
+    from mnist_drill.report import machine_name
+
+    machine = {"cpu": "AMD EPYC", "cpu_capability": "AVX2", "threads": 2, "device": "cpu", "torch": "2.14.1",
+               "hash": "372dbcded662"}
+    history = History(config={}, seed=1, params=1, device="cpu (2 threads)", versions={}, machine=machine)
+    assert machine_name(history) == "AMD EPYC (AVX2), 2 CPU threads"
+    assert describe_machine(machine) == "AMD EPYC (AVX2, 2 threads), CPU, torch 2.14.1 [372dbcded662]"
+    old = History(config={}, seed=1, params=1, device="cpu (2 threads)", versions={})  # stored before fingerprints
+    assert machine_name(old) == "cpu (2 threads)"
