@@ -56,16 +56,15 @@ def train_epoch(model, loader, optimizer, scheduler=None, progress=True, average
     are read back only for the bar's text, so a GPU is not made to wait on every batch."""
     model.train()
     forward = forward or model
-    loss_sum, correct, seen = None, None, 0
+    device = next(model.parameters()).device  # where the batches are too
+    wide = torch.float32 if device.type == "mps" else torch.float64  # MPS has no float64
+    loss_sum = torch.zeros((), dtype=wide, device=device)
+    correct = torch.zeros((), dtype=torch.int64, device=device)
+    seen, refresh = 0, 1 if device.type == "cpu" else GPU_REFRESH_BATCHES
     live = progress and not text_progress()
     bar = tqdm(loader, total=len(loader), disable=not live, mininterval=0.5, leave=True)
     start = time.perf_counter()
     for batch_id, (x, y) in enumerate(bar):
-        if loss_sum is None:
-            wide = torch.float32 if x.device.type == "mps" else torch.float64  # MPS has no float64
-            loss_sum = torch.zeros((), dtype=wide, device=x.device)
-            correct = torch.zeros((), dtype=torch.int64, device=x.device)
-            refresh = 1 if x.device.type == "cpu" else GPU_REFRESH_BATCHES
         optimizer.zero_grad(set_to_none=True)
         output = forward(x)
         loss = F.nll_loss(output, y)  # output holds log-probabilities
