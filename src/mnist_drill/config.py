@@ -135,6 +135,9 @@ VARIANTS = {
         "5.7k-affine": dict(arch=_SMALL, **_AFFINE),
         "5.7k-affine-wd": dict(arch=_SMALL, weight_decay=1e-4, **_AFFINE),  # step 5 read in one view only
         "9.8k": dict(arch="C10 M C14 C18 C18 C18 G"),
+        # the final step's recipe (affine, weight decay 1e-4, both readings) on the wider models: round 14
+        "7.6k-affine-wd": dict(arch=_LEAN, weight_decay=1e-4, tta_shift=1, **_AFFINE),
+        "9.8k-affine-wd": dict(arch="C10 M C14 C18 C18 C18 G", weight_decay=1e-4, tta_shift=1, **_AFFINE),
         "4.5k-separable": dict(arch="C8 M D24 D32 D32 D32 G", weight_decay=1e-4, **_AFFINE),
         "3.8k-peer": PEER_3762},  # a published recipe under our protocol (peers.py: whose, and how faithful)
 }
