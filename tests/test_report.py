@@ -1,7 +1,13 @@
 """The generated README block and Result lines: commands come from the summaries, the frontier is ranked by
 parameters with each row's margin over the target."""
 
-from mnist_drill.report import format_frontier, frontier_rows, result_line, seeds_command
+from mnist_drill.report import (
+    format_frontier,
+    frontier_rows,
+    result_line,
+    seeds_command,
+    smallest_holding_phrase,
+)
 from mnist_drill.results import History
 
 
@@ -71,3 +77,17 @@ def test_a_machine_is_named_briefly_in_result_lines_and_fully_elsewhere():
     assert describe_machine(machine) == "AMD EPYC (AVX2, 2 threads), CPU, torch 2.14.1 [372dbcded662]"
     old = History(config={}, seed=1, params=1, device="cpu (2 threads)", versions={})  # stored before fingerprints
     assert machine_name(old) == "cpu (2 threads)"
+
+
+def test_the_headline_names_the_smallest_recipe_that_holds_on_all_ten_seeds_or_the_closest():
+    first = [summary("big", 9786, 99.45, 5, "c"), summary("mid", 7568, 99.41, 5, "c"),
+             summary("small", 5680, 99.38, 3, "c"), summary("only five", 4000, 99.50, 5, "c")]
+    later = [summary("big", 9786, 99.42, 5, "c"), summary("mid", 7568, 99.39, 4, "c"),
+             summary("small", 5680, 99.36, 4, "c")]
+    phrase = smallest_holding_phrase(first, later)
+    # "only five" has no seeds 6-10, so it does not count
+    assert "`big`, 9,786 parameters** (lowest 99.42 %)" in phrase and "10 seeds" in phrase
+    phrase = smallest_holding_phrase(first, later[1:])
+    assert phrase.startswith("No recipe holds")
+    assert "`mid` (7,568 parameters), holds on 9 of 10 (lowest 99.39 %)" in phrase
+    assert smallest_holding_phrase(first, []) == "No recipe has seeds 1-10 stored yet."

@@ -112,3 +112,20 @@ def test_paired_rows_compare_each_seed_with_its_twin(mnist_root, tmp_path):
     table = sweeps.format_paired_table([row])
     assert "a, TTA" in table.splitlines()[1] and "yes" in table.splitlines()[1]
     assert sweeps.format_paired_table([]) == "(no candidate with a stored twin)"
+
+
+def test_rows_rank_five_view_runs_by_their_one_view_reading():
+    def viewed(seed, five, one=None):
+        h = make(seed, fifteen(five))
+        h.config["tta_shift"] = 1
+        if one is not None:
+            for epoch, plain in zip(h.epochs, fifteen(one), strict=True):
+                epoch["plain_acc"] = plain
+        return h
+
+    rows = {r["label"]: r for r in sweeps.sweep_rows({"recorded": [viewed(1, 99.45, 99.38)],
+                                                      "older": [viewed(1, 99.45)]})}
+    assert rows["recorded"]["worst_min"] == 99.38 and rows["recorded"]["reading"] == "one view"
+    assert rows["older"]["worst_min"] == 99.45 and rows["older"]["reading"] == "five views"
+    table = sweeps.format_sweep_table(list(rows.values()))
+    assert "older [five views]" in table and "recorded [five views]" not in table

@@ -147,7 +147,37 @@ def headline(histories: dict[str, History], summaries: list[dict], held_out: lis
         line += (f"; read in five views (test-time augmentation: the image and its one-pixel shifts), {five} of "
                  f"{seeds} (lowest {five_worst:.2f} %)")
     more = ", seeds 6-10 with `--first-seed 6`" if len(rows) > 1 else ""
-    return line + f". Seeds 1-5 from `{rows[0]['command']}`{more}; every table is in [RESULTS.md](RESULTS.md)."
+    line += f". Seeds 1-5 from `{rows[0]['command']}`{more}; every table is in [RESULTS.md](RESULTS.md)."
+    return line + " " + smallest_holding_phrase(summaries, held_out)
+
+
+def all_seeds_rows(summaries: list[dict], held_out: list[dict]) -> list[dict]:
+    """One row per recipe with both seeds 1-5 and held-out seeds 6-10 stored: its seeds, how many hold in one view,
+    its lowest one-view epoch of 10-15, smallest recipe first."""
+    later = {s["name"]: s for s in held_out}
+    rows = []
+    for s in summaries:
+        if s["name"] in later:
+            both = (s, later[s["name"]])
+            rows.append({"name": s["name"], "params": s["params"], "seeds": sum(len(x["seeds"]) for x in both),
+                         "holding": sum(x["seeds_holding"] for x in both),
+                         "worst_min": min(x["worst_seed_min_last_epochs"] for x in both)})
+    return sorted(rows, key=lambda r: (r["params"], r["name"]))
+
+
+def smallest_holding_phrase(summaries: list[dict], held_out: list[dict]) -> str:
+    """The smallest recipe that holds in one view on every stored seed of 1-10, or, if none does, the closest."""
+    rows = all_seeds_rows(summaries, held_out)
+    if not rows:
+        return "No recipe has seeds 1-10 stored yet."
+    holding = [r for r in rows if r["holding"] == r["seeds"]]
+    if holding:
+        r = holding[0]
+        return (f"**The smallest recipe that holds in one view on every one of its {r['seeds']} seeds: `{r['name']}`, "
+                f"{r['params']:,} parameters** (lowest {r['worst_min']:.2f} %).")
+    r = max(rows, key=lambda r: (r["holding"], r["worst_min"], -r["params"]))
+    return (f"No recipe holds in one view on every one of seeds 1-10 yet; the closest, `{r['name']}` "
+            f"({r['params']:,} parameters), holds on {r['holding']} of {r['seeds']} (lowest {r['worst_min']:.2f} %).")
 
 
 def render(histories: dict[str, History], summaries: list[dict], held_out: list[dict]) -> str:
