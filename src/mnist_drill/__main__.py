@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     def common(p, *, step=True):
         if step:
             p.add_argument("--step", type=step_number, default=cfg.LAST_STEP, help="step number (default: last)")
-            p.add_argument("--variant", help="a named variant of the step (config.VARIANTS), e.g. --variant small")
+            p.add_argument("--variant", help="a named variant of the step (config.VARIANTS), e.g. --variant 9.8k")
             p.add_argument("--epochs", type=positive_int, help="epochs (default: the step's, 15)")
             p.add_argument("--pipeline", choices=["fast", "torchvision"], help="input pipeline (default: the step's)")
             p.add_argument("--split", choices=["test", "val"],
