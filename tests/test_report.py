@@ -2,6 +2,8 @@
 parameters with each row's margin over the target."""
 
 from mnist_drill.report import (
+    all_seeds_rows,
+    format_all_seeds,
     format_frontier,
     frontier_rows,
     result_line,
@@ -91,3 +93,13 @@ def test_the_headline_names_the_smallest_recipe_that_holds_on_all_ten_seeds_or_t
     assert phrase.startswith("No recipe holds")
     assert "`mid` (7,568 parameters), holds on 9 of 10 (lowest 99.39 %)" in phrase
     assert smallest_holding_phrase(first, []) == "No recipe has seeds 1-10 stored yet."
+
+
+def test_the_seeds_1_10_table_adds_both_seed_sets_and_shows_five_views_only_where_read():
+    first = [summary("small", 5680, 99.36, 3, "c"), summary("big", 9786, 99.45, 5, "c")]
+    later = [summary("small", 5680, 99.39, 4, "c"), summary("big", 9786, 99.42, 5, "c")]
+    for s in (first[0], later[0]):
+        s["five_views"] = {"worst_seed_min_last_epochs": 99.42, "seeds_holding": 5}
+    table = format_all_seeds(all_seeds_rows(first, later)).splitlines()
+    assert table[2] == "| `small` | 5,680 | 7 of 10 | 99.36 % | 99.47 % | 10 of 10, 99.42 % |"
+    assert table[3] == "| `big` | 9,786 | 10 of 10 | 99.42 % | 99.47 % | - |"

@@ -159,10 +159,29 @@ def all_seeds_rows(summaries: list[dict], held_out: list[dict]) -> list[dict]:
     for s in summaries:
         if s["name"] in later:
             both = (s, later[s["name"]])
-            rows.append({"name": s["name"], "params": s["params"], "seeds": sum(len(x["seeds"]) for x in both),
-                         "holding": sum(x["seeds_holding"] for x in both),
-                         "worst_min": min(x["worst_seed_min_last_epochs"] for x in both)})
+            seeds = sum(len(x["seeds"]) for x in both)
+            row = {"name": s["name"], "params": s["params"], "seeds": seeds,
+                   "holding": sum(x["seeds_holding"] for x in both),
+                   "worst_min": min(x["worst_seed_min_last_epochs"] for x in both),
+                   "mean": sum(x["mean_last_epochs"] * len(x["seeds"]) for x in both) / seeds,
+                   "five_holding": None, "five_worst_min": None}
+            if all("five_views" in x for x in both):
+                row.update(five_holding=sum(x["five_views"]["seeds_holding"] for x in both),
+                           five_worst_min=min(x["five_views"]["worst_seed_min_last_epochs"] for x in both))
+            rows.append(row)
     return sorted(rows, key=lambda r: (r["params"], r["name"]))
+
+
+def format_all_seeds(rows: list[dict], markdown: bool = True) -> str:
+    """Every recipe with seeds 1-10 stored, smallest first: seeds holding and the lowest epoch of 10-15 in one view,
+    the same in five views where read."""
+    header = ["recipe", "params", "seeds holding (one view)", "lowest, ep 10-15", "mean, ep 10-15",
+              "five views (TTA): holding, lowest"]
+    table = [[f"`{r['name']}`" if markdown else r["name"], f"{r['params']:,}", f"{r['holding']} of {r['seeds']}",
+              f"{r['worst_min']:.2f} %", f"{r['mean']:.2f} %",
+              "-" if r["five_holding"] is None else f"{r['five_holding']} of {r['seeds']}, {r['five_worst_min']:.2f} %"]
+             for r in rows]
+    return format_table(header, table, markdown=markdown)
 
 
 def smallest_holding_phrase(summaries: list[dict], held_out: list[dict]) -> str:
@@ -221,6 +240,11 @@ def render(histories: dict[str, History], summaries: list[dict], held_out: list[
                   "Recipes that went to the test set and are no longer stored are listed in "
                   "[EXPERIMENTS.md](EXPERIMENTS.md).", "", format_frontier(rows), "",
                   f"![params against the worst seed's one-view minimum]({layout.display(frontier_path)})", ""]
+    ten = all_seeds_rows(summaries, held_out)
+    if ten:
+        parts += ["## Seeds 1-10", "", "Every recipe with seeds 1-5 and the held-out seeds 6-10 stored, smallest "
+                  "first: how many of its ten seeds hold in one view, and its lowest epoch of 10-15 over all ten. "
+                  + smallest_holding_phrase(summaries, held_out), "", format_all_seeds(ten), ""]
     parts += ["## Seeds", ""]
     for s in summaries:
         parts += [f"Seeds of `{s['name']}`, from `{s['command']}` (`{s['path']}`):", "",
