@@ -184,8 +184,10 @@ def format_all_seeds(rows: list[dict], markdown: bool = True) -> str:
     return format_table(header, table, markdown=markdown)
 
 
-def smallest_holding_phrase(summaries: list[dict], held_out: list[dict]) -> str:
+def smallest_holding_phrase(summaries: list[dict], held_out: list[dict], markdown: bool = True) -> str:
     """The smallest recipe that holds in one view on every stored seed of 1-10, or, if none does, the closest."""
+    if not markdown:
+        return smallest_holding_phrase(summaries, held_out).replace("**", "").replace("`", "")
     rows = all_seeds_rows(summaries, held_out)
     if not rows:
         return "No recipe has seeds 1-10 stored yet."
