@@ -28,7 +28,8 @@ def test_parameter_budgets():
     assert 9700 <= count_params(build_model(STEP_1)) < 10_000  # about the reference's 9,840
     assert all(count_params(build_model(c)) < 10_000 for c in STEPS.values())
     assert count_params(build_model(STEP_4)) == count_params(build_model(variant(5, "7.6k-rotation"))) == 7_568
-    assert count_params(build_model(STEP_5)) == count_params(build_model(variant(5, "5.7k-affine"))) == 5_680 < 6000
+    assert count_params(build_model(STEP_5)) == count_params(build_model(variant(5, "9.8k"))) == 9_786
+    assert count_params(build_model(variant(5, "5.7k-affine-wd-tta"))) == 5_680 < 6000
 
 
 def test_count_params_by_hand():

@@ -262,7 +262,8 @@ def render(histories: dict[str, History], summaries: list[dict], held_out: list[
     if levers is not None:
         parts += ["### Speed levers", "", "From `make bench` (`benchmarks/levers.py`, "
                   f"`{layout.display(levers_path)}`, on {describe_machine(levers['machine'])}): each lever alone "
-                  f"against eager PyTorch on the final step, each in a fresh process, the median of {levers['rounds']} "
+                  f"against eager PyTorch on the final step as it stood at `{levers['commit'][:7]}`, each in a fresh "
+                  f"process, the median of {levers['rounds']} "
                   "rounds taken in turn. Only a lever that pays here goes into the engine.", "",
                   format_levers(levers), ""]
     return "\n".join(parts).rstrip() + "\n"
