@@ -89,6 +89,7 @@ def test_the_headline_names_the_smallest_recipe_that_holds_on_all_ten_seeds_or_t
     phrase = smallest_holding_phrase(first, later)
     # "only five" has no seeds 6-10, so it does not count
     assert "`big`, 9,786 parameters** (lowest 99.42 %)" in phrase and "10 seeds" in phrase
+    assert smallest_holding_phrase(first, later, final="big").startswith("It is the smallest stored recipe")
     phrase = smallest_holding_phrase(first, later[1:])
     assert phrase.startswith("No recipe holds")
     assert "`mid` (7,568 parameters), holds on 9 of 10 (lowest 99.39 %)" in phrase

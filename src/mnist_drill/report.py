@@ -148,7 +148,7 @@ def headline(histories: dict[str, History], summaries: list[dict], held_out: lis
                  f"{seeds} (lowest {five_worst:.2f} %)")
     more = ", seeds 6-10 with `--first-seed 6`" if len(rows) > 1 else ""
     line += f". Seeds 1-5 from `{rows[0]['command']}`{more}; every table is in [RESULTS.md](RESULTS.md)."
-    return line + " " + smallest_holding_phrase(summaries, held_out)
+    return line + " " + smallest_holding_phrase(summaries, held_out, final=final.name)
 
 
 def all_seeds_rows(summaries: list[dict], held_out: list[dict]) -> list[dict]:
@@ -184,16 +184,20 @@ def format_all_seeds(rows: list[dict], markdown: bool = True) -> str:
     return format_table(header, table, markdown=markdown)
 
 
-def smallest_holding_phrase(summaries: list[dict], held_out: list[dict], markdown: bool = True) -> str:
-    """The smallest recipe that holds in one view on every stored seed of 1-10, or, if none does, the closest."""
+def smallest_holding_phrase(summaries: list[dict], held_out: list[dict], markdown: bool = True,
+                            final: str | None = None) -> str:
+    """The smallest recipe that holds in one view on every stored seed of 1-10, or, if none does, the closest;
+    `final` (the final step's name), when it is that recipe, is called "it"."""
     if not markdown:
-        return smallest_holding_phrase(summaries, held_out).replace("**", "").replace("`", "")
+        return smallest_holding_phrase(summaries, held_out, final=final).replace("**", "").replace("`", "")
     rows = all_seeds_rows(summaries, held_out)
     if not rows:
         return "No recipe has seeds 1-10 stored yet."
     holding = [r for r in rows if r["holding"] == r["seeds"]]
     if holding:
         r = holding[0]
+        if r["name"] == final:
+            return f"It is the smallest stored recipe that holds in one view on every one of its {r['seeds']} seeds."
         return (f"**The smallest recipe that holds in one view on every one of its {r['seeds']} seeds: `{r['name']}`, "
                 f"{r['params']:,} parameters** (lowest {r['worst_min']:.2f} %).")
     r = max(rows, key=lambda r: (r["holding"], r["worst_min"], -r["params"]))
