@@ -135,17 +135,13 @@ def headline(histories: dict[str, History], summaries: list[dict], held_out: lis
     rows = [s for s in (by_name.get(final.name), {x["name"]: x for x in held_out}.get(final.name)) if s]
     if not rows:
         return f"No seeds of the final step ({final.name}) are stored yet: run `{seeds_command(max(STEPS))}`."
-    seeds = sum(len(s["seeds"]) for s in rows)
-    one = sum(s["seeds_holding"] for s in rows)
-    worst = min(s["worst_seed_min_last_epochs"] for s in rows)
-    line = (f"**The final step, `{final.name}`: {rows[0]['params']:,} parameters. In one view (one forward pass per "
-            f"test image) it holds ≥ {TARGET} % in every epoch 10-15 on {one} of {seeds} seeds** "
-            f"(lowest {worst:.2f} %)")
-    if all("five_views" in s for s in rows):
-        five = sum(s["five_views"]["seeds_holding"] for s in rows)
-        five_worst = min(s["five_views"]["worst_seed_min_last_epochs"] for s in rows)
-        line += (f"; read in five views (test-time augmentation: the image and its one-pixel shifts), {five} of "
-                 f"{seeds} (lowest {five_worst:.2f} %)")
+    c = combined(rows)
+    line = (f"**The final step, `{final.name}`: {c['params']:,} parameters. In one view (one forward pass per "
+            f"test image) it holds ≥ {TARGET} % in every epoch 10-15 on {c['holding']} of {c['seeds']} seeds** "
+            f"(lowest {c['worst_min']:.2f} %)")
+    if c["five_holding"] is not None:
+        line += (f"; read in five views (test-time augmentation: the image and its one-pixel shifts), "
+                 f"{c['five_holding']} of {c['seeds']} (lowest {c['five_worst_min']:.2f} %)")
     more = ", seeds 6-10 with `--first-seed 6`" if len(rows) > 1 else ""
     line += f". Seeds 1-5 from `{rows[0]['command']}`{more}; every table is in [RESULTS.md](RESULTS.md)."
     return line + " " + smallest_holding_phrase(summaries, held_out, final=final.name)
@@ -155,21 +151,23 @@ def all_seeds_rows(summaries: list[dict], held_out: list[dict]) -> list[dict]:
     """One row per recipe with both seeds 1-5 and held-out seeds 6-10 stored: its seeds, how many hold in one view,
     its lowest one-view epoch of 10-15, smallest recipe first."""
     later = {s["name"]: s for s in held_out}
-    rows = []
-    for s in summaries:
-        if s["name"] in later:
-            both = (s, later[s["name"]])
-            seeds = sum(len(x["seeds"]) for x in both)
-            row = {"name": s["name"], "params": s["params"], "seeds": seeds,
-                   "holding": sum(x["seeds_holding"] for x in both),
-                   "worst_min": min(x["worst_seed_min_last_epochs"] for x in both),
-                   "mean": sum(x["mean_last_epochs"] * len(x["seeds"]) for x in both) / seeds,
-                   "five_holding": None, "five_worst_min": None}
-            if all("five_views" in x for x in both):
-                row.update(five_holding=sum(x["five_views"]["seeds_holding"] for x in both),
-                           five_worst_min=min(x["five_views"]["worst_seed_min_last_epochs"] for x in both))
-            rows.append(row)
+    rows = [combined([s, later[s["name"]]]) for s in summaries if s["name"] in later]
     return sorted(rows, key=lambda r: (r["params"], r["name"]))
+
+
+def combined(parts: list[dict]) -> dict:
+    """Seeds summaries of one recipe (seeds 1-5, 6-10) as one row: its seeds, how many hold in one view, the lowest
+    epoch of 10-15, the mean over them; the same in five views where every part was read so (else None)."""
+    seeds = sum(len(x["seeds"]) for x in parts)
+    row = {"name": parts[0]["name"], "params": parts[0]["params"], "seeds": seeds,
+           "holding": sum(x["seeds_holding"] for x in parts),
+           "worst_min": min(x["worst_seed_min_last_epochs"] for x in parts),
+           "mean": sum(x["mean_last_epochs"] * len(x["seeds"]) for x in parts) / seeds,
+           "five_holding": None, "five_worst_min": None}
+    if all("five_views" in x for x in parts):
+        row.update(five_holding=sum(x["five_views"]["seeds_holding"] for x in parts),
+                   five_worst_min=min(x["five_views"]["worst_seed_min_last_epochs"] for x in parts))
+    return row
 
 
 def format_all_seeds(rows: list[dict], markdown: bool = True) -> str:
