@@ -111,6 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--smoke", action="store_true", help="1 epoch on 2k images: checks the set-up, saves nothing")
         p.add_argument("--no-progress", action="store_true", help="no tqdm bars (the epoch lines stay)")
 
+    def jobs(p):
+        p.add_argument("--jobs", type=positive_int,
+                       help="runs side by side, each in its own process with cores/N threads (default: one per CPU "
+                            "core on a CPU, 1 on a GPU); their epoch lines are prefixed with the run")
+
     p = sub.add_parser("train", help="train one step; its History goes to results/runs/ (scratch)")
     common(p)
     p.add_argument("--seed", type=seed_number, help="random seed (default: the step's, 1)")
@@ -125,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("--seeds", type=positive_int, default=CITED_SEEDS, help=f"how many seeds (default: {CITED_SEEDS})")
     p.add_argument("--first-seed", type=seed_number, default=1, help="seeds run from this one up (default: 1)")
+    jobs(p)
 
     p = sub.add_parser("sweep", help="a sweep's candidates, several seeds each, on the validation split")
     p.add_argument("name", help="the sweep: its candidates are in results/val/sweeps/NAME/sweep.json")
@@ -136,6 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "against its stored twin that trains the same, seed by seed")
     p.add_argument("--seeds", type=positive_int, default=3, help="seeds per candidate (default: 3)")
     p.add_argument("--first-seed", type=seed_number, default=1, help="seeds run from this one up (default: 1)")
+    p.add_argument("--until-fail", action="store_true",
+                   help="a candidate that misses the target in the window starts no further seed (runs go seed by "
+                        "seed across the candidates)")
+    jobs(p)
 
     p = sub.add_parser("verify", help="re-run a stored run's first epochs at HEAD and compare, as strictly as this "
                                       "machine allows (exact on the same fingerprint, within measured bands elsewhere)")
@@ -304,6 +314,7 @@ def cmd_train(args) -> int:
 def cmd_seeds(args) -> int:
     from .devices import pick_device
     from .engine import check_writable
+    from .parallel import default_jobs
     from .seeds import run_seeds
 
     pick_device(args.device)
@@ -319,13 +330,15 @@ def cmd_seeds(args) -> int:
         check_writable(layout.summary_path(folder))
         _announce(layout.summary_path(folder), "the stored seeds in")
     identity = {"step": args.step, "variant": args.variant or "", "overrides": args.override_dict}
-    run_seeds(config, seeds, folder, identity=identity, device=args.device, progress=not args.no_progress)
+    run_seeds(config, seeds, folder, identity=identity, device=args.device, progress=not args.no_progress,
+              jobs=args.jobs or default_jobs(args.device))
     return 0
 
 
 def cmd_sweep(args) -> int:
     from .devices import pick_device
     from .engine import check_writable
+    from .parallel import default_jobs
     from .sweeps import run_sweep
 
     if args.paired:
@@ -344,8 +357,8 @@ def cmd_sweep(args) -> int:
     if folder is not None:
         check_writable(layout.summary_path(folder))
     run_sweep(args.name, seeds, folder, overrides=args.override_dict, only=args.only,
-              smoke=cfg.smoke if args.smoke else None,
-              device=args.device, progress=not args.no_progress)
+              smoke=cfg.smoke if args.smoke else None, device=args.device,
+              jobs=args.jobs or default_jobs(args.device), until_fail=args.until_fail)
     return 0
 
 

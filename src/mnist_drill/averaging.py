@@ -30,3 +30,19 @@ def weight_average(model: torch.nn.Module, decay: float, warm_up: float = 10.0) 
     average = AveragedModel(model, multi_avg_fn=ema_with_warm_up, use_buffers=True)
     average.module.eval().requires_grad_(False)
     return average
+
+
+def uniform_average(model: torch.nn.Module) -> AveragedModel:
+    """The plain mean of `model`'s weights and BatchNorm statistics over every update from the first (stochastic
+    weight averaging, Izmailov et al. 2018): update n + 1 moves the average 1 / (n + 1) of the way to the weights."""
+
+    @torch.no_grad()
+    def mean(averaged: list, current: list, num_averaged: torch.Tensor) -> None:
+        if not averaged[0].is_floating_point():
+            torch._foreach_copy_(averaged, current)
+            return
+        torch._foreach_lerp_(averaged, current, 1.0 / (int(average.n_averaged) + 1))  # the count on the CPU
+
+    average = AveragedModel(model, multi_avg_fn=mean, use_buffers=True)
+    average.module.eval().requires_grad_(False)
+    return average

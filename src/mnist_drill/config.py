@@ -26,6 +26,8 @@ class Config:
     dropout_after: str = "conv"  # "conv" or "pool"
     block_order: str = "relu-bn"  # "relu-bn": conv -> ReLU -> BatchNorm (the reference's); "bn-relu": BN first
     conv_bias: bool = False  # a bias in every conv and in the head
+    bn_momentum: float = 0.1  # BatchNorm's running statistics: new = (1 - m) old + m batch (torch's default 0.1)
+    ghost_batch: int = 0  # training BatchNorm normalises each chunk of this many images on its own (0: the batch)
     # --- data ---
     rotation_deg: float = 0.0  # random rotation in [-deg, +deg], drawn per image
     shift: float = 0.0  # random shift of up to this fraction of the side, whole pixels, per image (RandomAffine's)
@@ -33,6 +35,7 @@ class Config:
     augment_p: float = 1.0  # the chance an image gets the rotation/shift/zoom, and (apart) the brightness/contrast
     brightness: float = 0.0  # x -> (1 + c) x + b, clipped to [0, 1], with b in [-brightness, +brightness] ...
     contrast: float = 0.0  # ... and c in [-contrast, +contrast], drawn per image
+    cutout: int = 0  # a square of this side (px) set to background at a random centre in every image (0 = off)
     pipeline: str = "fast"  # "fast" (tensors on the device) or "torchvision" (Dataset + DataLoader)
     num_workers: int = 2  # DataLoader workers, torchvision pipeline only
     split: str = "test"  # "test": train on 60k, report on the test set; "val": train 50k, hold out 10k
@@ -56,6 +59,10 @@ class Config:
     # with w = ema_warmup (w = 1: the constant decay `ema` from the first batch); see averaging.weight_average
     ema: float = 0.0
     ema_warmup: float = 10.0
+    # stochastic weight averaging (0 = off): one-cycle runs over the epochs before `swa_from` and the LR then stays at
+    # its final value (lr / div_factor / final_div_factor); from epoch `swa_from` on, what is evaluated is the plain
+    # mean of the weights (and BatchNorm statistics) after every batch since that epoch began
+    swa_from: int = 0
     # test-time augmentation (0 = off): each evaluation image is also read shifted by this many pixels up, down, left
     # and right, and the five views' probabilities are averaged; the one-view reading is recorded beside it. Training
     # is untouched
@@ -68,6 +75,11 @@ class Config:
             (self.batch_size > 0, f"batch_size must be > 0, got {self.batch_size}"),
             (0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}"),
             (0.0 <= self.ema < 1.0, f"ema must be in [0, 1) (0 = off), got {self.ema}"),
+            (0.0 < self.bn_momentum <= 1.0, f"bn_momentum must be in (0, 1], got {self.bn_momentum}"),
+            (self.ghost_batch >= 0, f"ghost_batch must be >= 0 (0 = off), got {self.ghost_batch}"),
+            (0 <= self.cutout < 28, f"cutout must be in [0, 28) pixels (0 = off), got {self.cutout}"),
+            (self.swa_from == 0 or (self.scheduler == "onecycle" and 1 < self.swa_from <= self.epochs),
+             f"swa_from must be 0 (off) or an epoch in 2..epochs under scheduler 'onecycle', got {self.swa_from}"),
             (self.ema_warmup >= 1.0, f"ema_warmup must be >= 1 (1 = no warm-up), got {self.ema_warmup}"),
             (0 <= self.tta_shift < 14, f"tta_shift must be in [0, 14) pixels (0 = off), got {self.tta_shift}"),
             (self.block_order in BLOCK_ORDERS, f"block_order must be one of {BLOCK_ORDERS}, got {self.block_order!r}"),
@@ -185,5 +197,7 @@ def smoke_mode() -> bool:
 
 
 def smoke(config: Config) -> Config:
-    """A run small enough for CI: one epoch on a 2k-image subset, evaluated on 1k images."""
-    return replace(config, epochs=1, train_subset=2048, eval_subset=1024)
+    """A run small enough for CI: one epoch on a 2k-image subset, evaluated on 1k images (two epochs for weight
+    averaging from epoch 2, so that its path runs too)."""
+    epochs = {"epochs": 2, "swa_from": 2} if config.swa_from else {"epochs": 1}
+    return replace(config, train_subset=2048, eval_subset=1024, **epochs)

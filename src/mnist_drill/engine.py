@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .averaging import weight_average
+from .averaging import uniform_average, weight_average
 from .config import Config
 from .devices import Compiled, device_name, pick_device
 from .errors import ResultsUnwritable
@@ -107,7 +107,8 @@ def make_optimizer(model, config: Config, steps_per_epoch: int):
         return optimizer, torch.optim.lr_scheduler.StepLR(optimizer, config.step_size, config.gamma), False
     if config.scheduler == "onecycle":
         return optimizer, torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=config.lr, epochs=config.epochs, steps_per_epoch=steps_per_epoch,
+            optimizer, max_lr=config.lr, epochs=config.swa_from - 1 if config.swa_from else config.epochs,
+            steps_per_epoch=steps_per_epoch,
             pct_start=config.pct_start, div_factor=config.div_factor,
             final_div_factor=config.final_div_factor, anneal_strategy="cos"), True
     return optimizer, None, False
@@ -146,6 +147,9 @@ def fit(config: Config, *, save_to: str | Path | None = None, device: str | None
         lr = optimizer.param_groups[0]["lr"]
         log(f"EPOCH: {epoch} LR: {lr:.6g}")
         epoch_start = time.perf_counter()
+        if epoch == config.swa_from:  # the LR stays where one-cycle left it; a plain mean of the weights from here
+            scheduler, average = None, uniform_average(model)
+            evaluated = average.module
         train_loss, train_acc = train_epoch(model, loaders.train, optimizer, scheduler if per_batch else None,
                                             progress, average, forward)
         reading = evaluate(evaluated, loaders.eval, config.tta_shift, -loaders.mean / loaders.std)

@@ -63,8 +63,8 @@ class TensorLoader:
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, mean: float,
                  std: float, *, shuffle: bool = False, rotation_deg: float = 0.0, shift: float = 0.0,
                  scale: float = 0.0, augment_p: float = 1.0, brightness: float = 0.0, contrast: float = 0.0,
-                 generator: torch.Generator | None = None):
-        self.augmented = bool(rotation_deg or shift or scale or brightness or contrast)
+                 cutout: int = 0, generator: torch.Generator | None = None):
+        self.augmented = bool(rotation_deg or shift or scale or brightness or contrast or cutout)
         if (shuffle or self.augmented) and generator is None:
             raise ValueError("a shuffled or augmented TensorLoader needs a seeded torch.Generator")
         self.images = images  # (N, 1, 28, 28) floats in [0, 1]; background is exactly 0
@@ -73,7 +73,7 @@ class TensorLoader:
         self.mean, self.std = mean, std
         self.shuffle = shuffle
         self.rotation_deg, self.shift, self.scale = rotation_deg, shift, scale
-        self.augment_p, self.brightness, self.contrast = augment_p, brightness, contrast
+        self.augment_p, self.brightness, self.contrast, self.cutout = augment_p, brightness, contrast, cutout
         self.generator = generator
         self.normalise_per_batch = bool(shuffle or self.augmented)
         self._draws = hashlib.sha256()
@@ -126,7 +126,7 @@ class TensorLoader:
 
     def _draw(self, n: int) -> tuple:
         """One batch's augmentation parameters, drawn on the CPU in a fixed order: (angles, shifts, scales, keep,
-        brightness, contrast), None for what this loader does not draw."""
+        brightness, contrast, cutout centres), None for what this loader does not draw."""
         g = self.generator
         angles = augment.random_angles(n, self.rotation_deg, g)
         shifts = augment.random_shifts(n, self.shift, self.images.shape[-1], g) if self.shift else None
@@ -135,11 +135,12 @@ class TensorLoader:
         b = c = None
         if self.brightness or self.contrast:
             b, c = augment.random_brightness_contrast(n, self.brightness, self.contrast, self.augment_p, g)
-        return angles, shifts, scales, keep, b, c
+        centres = torch.randint(0, self.images.shape[-1], (n, 2), generator=g) if self.cutout else None
+        return angles, shifts, scales, keep, b, c, centres
 
     def _augment(self, x: torch.Tensor, draws: tuple) -> tuple[torch.Tensor, tuple]:
         """The batch augmented by its draws, and the draws as drawn (in the order they were drawn)."""
-        angles, shifts, scales, keep, b, c = draws
+        angles, shifts, scales, keep, b, c, centres = draws
         params = [t for t in (angles, shifts, scales) if t is not None]
         if keep is not None:  # each image keeps its draws with probability augment_p, else stays as it is
             angles = torch.where(keep, angles, 0.0)
@@ -153,6 +154,9 @@ class TensorLoader:
         if b is not None:
             x = augment.brightness_contrast(x, b, c)
             params += [b, c]
+        if centres is not None:
+            x = augment.cutout(x, centres, self.cutout)
+            params.append(centres)
         return x, tuple(params)
 
 
@@ -191,11 +195,11 @@ def make_loaders(config, device, generator: torch.Generator, root: Path = DATA_D
                              config.batch_size, mean, std, shuffle=True,
                              rotation_deg=config.rotation_deg, shift=config.shift, scale=config.scale,
                              augment_p=config.augment_p, brightness=config.brightness, contrast=config.contrast,
-                             generator=generator)
+                             cutout=config.cutout, generator=generator)
         evaluation = TensorLoader(*to_device(eval_images, eval_labels), EVAL_BATCH, mean, std)
     else:
-        if config.augment_p < 1 or config.brightness or config.contrast:
-            raise ValueError("augment_p, brightness and contrast are drawn by the fast pipeline only; "
+        if config.augment_p < 1 or config.brightness or config.contrast or config.cutout:
+            raise ValueError("augment_p, brightness, contrast and cutout are drawn by the fast pipeline only; "
                              "use --pipeline fast")
         train, evaluation = _torchvision_loaders(config, device, generator, mean, std,
                                                  MnistTensors(train_images[train_idx], train_labels[train_idx]),

@@ -30,12 +30,31 @@ INPUT_SIZE = (1, 28, 28)
 _TOKEN = re.compile(r"^(?:(?P<kind>[CPTD])(?P<channels>[1-9]\d*)|(?P<op>[MG]))$")
 
 
+class GhostBatchNorm2d(nn.BatchNorm2d):
+    """BatchNorm that, in training, normalises each chunk of `ghost` images with that chunk's own statistics (ghost
+    batch normalisation, Hoffer et al. 2017); every chunk updates the running statistics. Eval mode is plain BN."""
+
+    def __init__(self, channels: int, ghost: int, momentum: float = 0.1):
+        super().__init__(channels, momentum=momentum)
+        self.ghost = ghost
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or len(x) <= self.ghost:
+            return super().forward(x)
+        return torch.cat([super(GhostBatchNorm2d, self).forward(chunk) for chunk in x.split(self.ghost)])
+
+
+def batch_norm(channels: int, momentum: float = 0.1, ghost: int = 0) -> nn.BatchNorm2d:
+    return GhostBatchNorm2d(channels, ghost, momentum) if ghost else nn.BatchNorm2d(channels, momentum=momentum)
+
+
 def conv_block(in_channels: int, out_channels: int, kernel_size: int = 3, padding: int = 0,
-               dropout: float = 0.0, order: str = "relu-bn", bias: bool = False) -> nn.Sequential:
-    """conv -> ReLU -> BatchNorm -> dropout, the reference's order (BN after the ReLU), or conv -> BN -> ReLU."""
+               dropout: float = 0.0, order: str = "relu-bn", bias: bool = False, norm=batch_norm) -> nn.Sequential:
+    """conv -> ReLU -> BatchNorm -> dropout, the reference's order (BN after the ReLU), or conv -> BN -> ReLU.
+    norm: channels -> the BatchNorm layer."""
     if order not in BLOCK_ORDERS:
         raise ValueError(f"unknown block order {order!r}; use one of {BLOCK_ORDERS}")
-    norm_act = [nn.ReLU(), nn.BatchNorm2d(out_channels)]
+    norm_act = [nn.ReLU(), norm(out_channels)]
     layers = [nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding, bias=bias),
               *(norm_act if order == "relu-bn" else norm_act[::-1])]
     if dropout > 0:
@@ -44,10 +63,10 @@ def conv_block(in_channels: int, out_channels: int, kernel_size: int = 3, paddin
 
 
 def separable_block(in_channels: int, out_channels: int, dropout: float = 0.0,
-                    order: str = "relu-bn") -> nn.Sequential:
+                    order: str = "relu-bn", norm=batch_norm) -> nn.Sequential:
     """A 3x3 depthwise conv (one filter per input channel, no padding) and a 1x1 conv to `out_channels`, with no
     activation between them (Xception's form), then the BatchNorm/ReLU/dropout of `conv_block`."""
-    block = conv_block(in_channels, out_channels, 1, 0, dropout, order)
+    block = conv_block(in_channels, out_channels, 1, 0, dropout, order, norm=norm)
     depthwise = nn.Conv2d(in_channels, in_channels, 3, groups=in_channels, bias=False)
     return nn.Sequential(depthwise, *block)
 
@@ -72,25 +91,28 @@ class DrillNet(nn.Module):
     """A plain stack of conv blocks and pools, GAP, then a 1x1 conv head; outputs log-probabilities."""
 
     def __init__(self, arch: str, dropout: float = 0.0, order: str = "relu-bn", num_classes: int = NUM_CLASSES,
-                 bias: bool = False, dropout_after: str = "conv"):
+                 bias: bool = False, dropout_after: str = "conv", bn_momentum: float = 0.1, ghost_batch: int = 0):
         """bias: a bias in every conv and the head; dropout_after: "conv" (after every conv block) or "pool" (after
-        every max-pool instead)."""
+        every max-pool instead); bn_momentum, ghost_batch: every BatchNorm's (see batch_norm)."""
         super().__init__()
         self.arch = arch
         layers, channels, size = [], INPUT_SIZE[0], INPUT_SIZE[1]
         block_dropout = dropout if dropout_after == "conv" else 0.0
+
+        def norm(c):
+            return batch_norm(c, bn_momentum, ghost_batch)
         for kind, out_channels in parse_arch(arch):
             if kind == "C":
-                layers.append(conv_block(channels, out_channels, 3, 0, block_dropout, order, bias))
+                layers.append(conv_block(channels, out_channels, 3, 0, block_dropout, order, bias, norm))
                 channels, size = out_channels, size - 2
             elif kind == "P":
-                layers.append(conv_block(channels, out_channels, 3, 1, block_dropout, order, bias))
+                layers.append(conv_block(channels, out_channels, 3, 1, block_dropout, order, bias, norm))
                 channels = out_channels
             elif kind == "D":
-                layers.append(separable_block(channels, out_channels, block_dropout, order))
+                layers.append(separable_block(channels, out_channels, block_dropout, order, norm))
                 channels, size = out_channels, size - 2
             elif kind == "T":
-                layers.append(conv_block(channels, out_channels, 1, 0, block_dropout, order, bias))
+                layers.append(conv_block(channels, out_channels, 1, 0, block_dropout, order, bias, norm))
                 channels = out_channels
             elif kind == "M":
                 layers.append(nn.MaxPool2d(2, 2))
@@ -125,7 +147,8 @@ def describe_arch(arch: str) -> str:
 
 def build_model(config) -> DrillNet:
     return DrillNet(config.arch, config.dropout, config.block_order, bias=config.conv_bias,
-                    dropout_after=config.dropout_after)
+                    dropout_after=config.dropout_after, bn_momentum=config.bn_momentum,
+                    ghost_batch=config.ghost_batch)
 
 
 def count_params(model: nn.Module) -> int:

@@ -5,32 +5,26 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from .config import Config
-from .engine import fit
 from .fileio import write_json
+from .parallel import Run, run_all
 from .layout import display, summary_path
 from .provenance import command_line
 from .results import History, format_seeds_table, summarize_seeds
 
 
 def run_seeds(config: Config, seeds: list[int], folder: Path | None, *, identity: dict | None = None,
-              device=None, progress: bool = True, log=print) -> tuple[list[History], dict]:
-    """Train `config` once per seed; save every History and the summary into `folder` (None: save nothing).
+              device=None, progress: bool = True, log=print, jobs: int = 1) -> tuple[list[History], dict]:
+    """Train `config` once per seed, `jobs` at a time; save every History and the summary into `folder` (None: save
+    nothing).
 
     identity: what the summary records about the run besides the numbers (step, variant, overrides); the
     exact command is added to it.
     """
-    histories = []
-    bar = tqdm(seeds, desc=f"{config.name} seeds", disable=not progress)
-    for seed in bar:
-        bar.set_postfix(seed=seed)
-        log(f"--- seed {seed} ---")
-        history = fit(replace(config, seed=seed), device=device, progress=False, log=log,
-                      save_to=folder / f"seed{seed}.json" if folder is not None else None)
-        history.model = None  # keep memory flat over many seeds
-        histories.append(history)
+    runs = [Run(f"seed {seed}", replace(config, seed=seed), folder / f"seed{seed}.json" if folder is not None else None)
+            for seed in seeds]
+    done = run_all(runs, jobs, device=device, command=command_line(), log=log)
+    histories = sorted(done.values(), key=lambda h: h.seed)
     summary = {**summarize_seeds(histories), **(identity or {}), "command": command_line(),
                "commit": histories[0].commit, "code_dirty": histories[0].code_dirty}
     log(format_seeds_table(summary))

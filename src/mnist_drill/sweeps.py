@@ -15,11 +15,9 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from .config import STEPS, Config, variant
-from .engine import fit
 from .fileio import write_json
+from .parallel import Run, run_all
 from .layout import display, slug, summary_path, sweep_dir
 from .provenance import command_line
 from .results import TARGET, History, format_table
@@ -59,11 +57,14 @@ def candidates(name: str, overrides: dict | None = None, folder: Path | None = N
 
 
 def run_sweep(name: str, seeds: list[int], folder: Path | None, *, overrides: dict | None = None,
-              only: list[str] | None = None, smoke=None, device=None, progress: bool = True,
-              log=print, spec_folder: Path | None = None) -> dict[str, list[History]]:
-    """Train every candidate (or those labelled in `only`) with every seed; save each run and the summary table
-    of every stored run of the sweep into `folder` (None: save nothing).
+              only: list[str] | None = None, smoke=None, device=None, log=print, spec_folder: Path | None = None,
+              jobs: int = 1, until_fail: bool = False) -> dict[str, list[History]]:
+    """Train every candidate (or those labelled in `only`) with every seed, `jobs` runs at a time; save each run and
+    the summary table of every stored run of the sweep into `folder` (None: save nothing).
 
+    The runs go seed by seed: every candidate's seed 1, then every candidate's seed 2, and so on. until_fail: a
+    candidate whose run misses the target somewhere in the window starts no further seed (only "holds on every seed"
+    matters then); the runs it had already started still finish and are stored.
     smoke: a function applied to each candidate's config (a smoke run), or None.
     spec_folder: where the sweep's sweep.json is (default: its cited folder, results/val/sweeps/<name>/).
     """
@@ -73,22 +74,34 @@ def run_sweep(name: str, seeds: list[int], folder: Path | None, *, overrides: di
     if unknown:
         raise ValueError(f"sweep {name!r} has no candidate {unknown}; it has {list(configs)}")
     configs = {label: c for label, c in configs.items() if not only or label in only}
+    queue, label_of = [], {}
+    for seed in seeds:
+        for label, config in configs.items():
+            config = replace(config, seed=seed)
+            run = Run(f"{label}, seed {seed}", smoke(config) if smoke else config,
+                      folder / slug(label) / f"seed{seed}.json" if folder is not None else None)
+            queue.append(run)
+            label_of[run.tag] = label
+
+    def drop(run: Run, history: History) -> list[str]:
+        if not until_fail or holds(history):
+            return []
+        log(f"[{run.tag}] misses {TARGET} % in epochs {WINDOW[0]}-{WINDOW[1]}: no further seed of it")
+        return [tag for tag, label in label_of.items() if label == label_of[run.tag]]
+
+    done = run_all(queue, jobs, device=device, command=command_line(), log=log, drop=drop)
     runs: dict[str, list[History]] = {label: [] for label in configs}
-    jobs = [(label, seed) for label in configs for seed in seeds]
-    bar = tqdm(jobs, desc=f"sweep {name}", disable=not progress)
-    for label, seed in bar:
-        bar.set_postfix_str(f"{label}, seed {seed}")
-        config = replace(configs[label], seed=seed)
-        config = smoke(config) if smoke else config
-        log(f"--- {label}, seed {seed} ---")
-        history = fit(config, device=device, progress=False, log=log,
-                      save_to=folder / slug(label) / f"seed{seed}.json" if folder is not None else None)
-        history.model = None
-        runs[label].append(history)
+    for tag, history in done.items():
+        runs[label_of[tag]].append(history)
     if folder is None:
-        log(format_sweep_table(sweep_rows(runs)))
+        log(format_sweep_table(sweep_rows({k: sorted(v, key=lambda h: h.seed) for k, v in runs.items() if v})))
         return runs
     return write_table(name, folder, overrides, log=log, spec_folder=spec_folder)  # running more adds to it
+
+
+def holds(history: History, window: tuple[int, int] = WINDOW) -> bool:
+    """Whether the run reads >= the target in one view in every epoch of the window."""
+    return min(window_accs(history, window, _ranked_key([history]))) >= TARGET
 
 
 def write_table(name: str, folder: Path | None = None, overrides: dict | None = None, log=print,
