@@ -152,3 +152,12 @@ def test_brightness_and_contrast_scale_and_lift_each_image_and_stay_in_range(dig
     assert b.abs().max() <= 0.2 and c.abs().max() <= 0.2
     assert 0.45 < (b != 0).float().mean() < 0.55  # about half the images are left as they are
     assert torch.equal(b == 0, c == 0)
+
+
+def test_cutout_blanks_one_square_per_image_clipped_at_the_border():
+    from mnist_drill.augment import cutout
+
+    images = torch.ones(2, 1, 6, 6)
+    out = cutout(images, torch.tensor([[0, 0], [3, 3]]), 2)
+    assert out[0, 0, 0, 0] == 0 and out[0].sum() == 35  # clipped: only 1 of its 4 pixels is inside
+    assert out[1, 0, 2:4, 2:4].eq(0).all() and out[1].sum() == 32

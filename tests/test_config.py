@@ -27,7 +27,7 @@ def test_chain_changes_one_idea_per_step():
     assert set(diff(STEP_3, STEP_4)) <= {"arch", "dropout", "block_order"}  # the model, and only the model
     assert set(diff(STEP_4, ONE_CYCLE)) == {"scheduler", "lr", "nesterov", "ema"}  # the recipe
     # and the smaller model it holds, with the rest of the recipe from the frontier sweeps (rounds 1, 6 and 12)
-    assert set(diff(ONE_CYCLE, STEP_5)) == {"arch", "shift", "scale", "weight_decay", "tta_shift"}
+    assert set(diff(ONE_CYCLE, STEP_5)) == {"arch", "shift", "scale", "weight_decay"}
 
 
 def test_steps_are_numbered_and_named_uniquely():

@@ -107,3 +107,16 @@ def test_the_peer_recipes_network_is_the_published_3762_parameters():
     layers = [type(m).__name__ for m in model.features]
     assert layers.count("Dropout") == 2 and [layers[i + 1] for i, x in enumerate(layers) if x == "MaxPool2d"] == [
         "Dropout", "Dropout"]  # dropout after the two pools only, not after every conv
+
+
+def test_ghost_batch_norm_normalises_each_chunk_on_its_own_in_training_only():
+    from mnist_drill.models import GhostBatchNorm2d
+
+    bn = GhostBatchNorm2d(1, ghost=2)
+    x = torch.cat([torch.zeros(2, 1, 1, 1), torch.full((2, 1, 1, 1), 10.0)])
+    x[1] += 1
+    x[3] += 1
+    out = bn(x)
+    assert torch.allclose(out[:2], out[2:], atol=1e-4)  # each chunk centred on its own mean
+    bn.eval()
+    assert not torch.allclose(bn(x)[:2], bn(x)[2:])

@@ -50,7 +50,7 @@ def test_result_line_is_built_from_the_run_and_its_seeds():
     assert "5 of 5 seeds hold in every epoch 10-15" in with_seeds and "99.41 %" in with_seeds
     h.config["tta_shift"] = 1
     for epoch, plain in zip(h.epochs, [99.2, 99.3, 99.35], strict=True):
-        epoch["plain_acc"] = plain
+        epoch["five_acc"], epoch["eval_acc"] = epoch["eval_acc"], plain
     line = result_line(h, None)
     assert "best 99.35 % (epoch 3)" in line and "never held" in line
     assert "five views (test-time augmentation): last epoch 99.42 %, >= 99.4% held from epoch 2" in line

@@ -34,7 +34,7 @@ def test_runs_read_in_five_views_are_judged_in_one_view_with_five_views_beside()
     for run, plain in zip(runs, ([99.4, 99.45, 99.41], [99.38, 99.5, 99.45]), strict=True):
         run.config["tta_shift"] = 1
         for epoch, acc in zip(run.epochs, plain, strict=True):
-            epoch["plain_acc"] = acc
+            epoch["five_acc"], epoch["eval_acc"] = epoch["eval_acc"], acc
     s = summarize_seeds(runs, window=2)
     assert s["reading"] == "one view" and s["worst_seed_min_last_epochs"] == 99.41 and s["seeds_holding"] == 2
     assert s["last_epoch_mean"] == pytest.approx((99.41 + 99.45) / 2)
@@ -47,6 +47,8 @@ def test_runs_read_in_five_views_are_judged_in_one_view_with_five_views_beside()
 def test_a_five_view_run_without_its_one_view_reading_says_so():
     run = make(1, [99.5, 99.5])
     run.config["tta_shift"] = 1
+    run = History.from_dict(run.to_dict())  # stored before the one view was recorded: eval_acc held the five views
+    assert run.five_views == [99.5, 99.5]
     with pytest.raises(ValueError, match="before the one-view reading was recorded"):
         summarize_seeds([run])
 
@@ -67,7 +69,7 @@ def test_summary_refuses_nothing_or_ragged_runs():
 def test_run_seeds_saves_each_history_and_a_summary_that_names_its_command(mnist_root, tiny_config, tmp_path):
     folder = tmp_path / "seeds" / tiny_config.name
     histories, summary = mnist_drill.seeds.run_seeds(replace(tiny_config, epochs=1), [3, 4], folder,
-                                                     identity={"step": 3, "variant": ""}, progress=False,
+                                                     identity={"step": 3, "variant": ""},
                                                      log=lambda *_: None)
     assert sorted(p.name for p in folder.iterdir()) == ["seed3.json", "seed4.json", "summary.json"]
     assert summary["seeds"] == [3, 4] and [h.seed for h in histories] == [3, 4]

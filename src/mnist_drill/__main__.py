@@ -71,6 +71,8 @@ def override(text: str) -> tuple[str, object]:
     name = name.strip()
     if not sep or not name:
         raise argparse.ArgumentTypeError(f"expected field=value, got {text!r}")
+    if name == "seed":
+        raise argparse.ArgumentTypeError("the seed is not a --set field: use --seed N (train) or --first-seed N (seeds)")
     if name not in _SETTABLE:
         raise argparse.ArgumentTypeError(f"unknown Config field {name!r}; fields: {', '.join(_SETTABLE)}")
     kind, raw = _FIELD_TYPES[name], raw.strip()
@@ -137,9 +139,6 @@ def build_parser() -> argparse.ArgumentParser:
     common(p, step=False)
     p.add_argument("--only", action="append", metavar="LABEL", help="run only this candidate (repeatable)")
     p.add_argument("--table", action="store_true", help="train nothing: print the table of the stored runs")
-    p.add_argument("--paired", action="store_true",
-                   help="train nothing: each candidate that reads its weights otherwise (e.g. tta_shift) "
-                        "against its stored twin that trains the same, seed by seed")
     p.add_argument("--seeds", type=positive_int, default=3, help="seeds per candidate (default: 3)")
     p.add_argument("--first-seed", type=seed_number, default=1, help="seeds run from this one up (default: 1)")
     p.add_argument("--until-fail", action="store_true",
@@ -179,7 +178,7 @@ def resolve(args, parser) -> None:
             from .models import build_model
             from .sweeps import candidates, definition
 
-            if args.table or args.paired:  # trains nothing: an archived round's options need not exist any more
+            if args.table:  # trains nothing: an archived round's options need not exist any more
                 definition(args.name)
             else:
                 configs = candidates(args.name, overrides)
@@ -330,8 +329,7 @@ def cmd_seeds(args) -> int:
         check_writable(layout.summary_path(folder))
         _announce(layout.summary_path(folder), "the stored seeds in")
     identity = {"step": args.step, "variant": args.variant or "", "overrides": args.override_dict}
-    run_seeds(config, seeds, folder, identity=identity, device=args.device, progress=not args.no_progress,
-              jobs=args.jobs or default_jobs(args.device))
+    run_seeds(config, seeds, folder, identity=identity, device=args.device, jobs=args.jobs or default_jobs(args.device))
     return 0
 
 
@@ -341,11 +339,6 @@ def cmd_sweep(args) -> int:
     from .parallel import default_jobs
     from .sweeps import run_sweep
 
-    if args.paired:
-        from .sweeps import format_paired_table, paired_rows
-
-        print(format_paired_table(paired_rows(args.name)))
-        return 0
     if args.table:
         from .sweeps import write_table
 

@@ -73,6 +73,17 @@ class Config:
         checks = [
             (self.epochs > 0, f"epochs must be > 0, got {self.epochs}"),
             (self.batch_size > 0, f"batch_size must be > 0, got {self.batch_size}"),
+            (self.lr > 0, f"lr must be > 0, got {self.lr}"),
+            (0.0 <= self.momentum < 1.0, f"momentum must be in [0, 1), got {self.momentum}"),
+            (not self.nesterov or self.momentum > 0, "nesterov needs momentum > 0"),
+            (self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}"),
+            (self.step_size > 0 and 0.0 < self.gamma <= 1.0,
+             f"step_size must be > 0 and gamma in (0, 1], got {self.step_size}, {self.gamma}"),
+            (0.0 < self.pct_start < 1.0, f"pct_start must be in (0, 1), got {self.pct_start}"),
+            (self.div_factor >= 1.0 and self.final_div_factor >= 1.0,
+             f"div_factor and final_div_factor must be >= 1, got {self.div_factor}, {self.final_div_factor}"),
+            (self.num_workers >= 0, f"num_workers must be >= 0, got {self.num_workers}"),
+            (self.seed >= 0, f"seed must be >= 0, got {self.seed}"),
             (0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}"),
             (0.0 <= self.ema < 1.0, f"ema must be in [0, 1) (0 = off), got {self.ema}"),
             (0.0 < self.bn_momentum <= 1.0, f"bn_momentum must be in (0, 1], got {self.bn_momentum}"),
@@ -134,8 +145,9 @@ STEP_3 = replace(STEP_2, name="03_lr_scheduler", scheduler="step")
 STEP_4 = replace(STEP_3, name="04_lean_model", arch=_LEAN, block_order="bn-relu", dropout=0.0)
 # one LR cycle to a high peak, Nesterov momentum, the test lines read an average of the weights
 ONE_CYCLE = replace(STEP_4, name="05_one_cycle", scheduler="onecycle", lr=0.2, nesterov=True, ema=0.999)
-# ... and a random shift and zoom, weight decay 1e-4, the five-view reading beside the one-view one, widths 10-14-18
-STEP_5 = replace(ONE_CYCLE, arch=_WIDE, weight_decay=1e-4, tta_shift=1, **_AFFINE)
+# ... and a random shift and zoom, weight decay 1e-4, widths 10-14-18 (its stored seeds also read five views beside the
+# one view: tta_shift=1 changes how the weights are read, never the training, so they are this step's runs too)
+STEP_5 = replace(ONE_CYCLE, arch=_WIDE, weight_decay=1e-4, **_AFFINE)
 
 STEPS = {1: STEP_1, 2: STEP_2, 3: STEP_3, 4: STEP_4, 5: STEP_5}
 LAST_STEP = max(STEPS)
@@ -181,14 +193,36 @@ def format_diff(old: Config, new: Config) -> str:
     width = max(len(k) for k in changes)
     lines = [f"{new.name} = {old.name} plus:"]
     lines += [f"  {k:<{width}}  {a!r} -> {b!r}" for k, (a, b) in changes.items()]
+    if new.ema and {"ema", "ema_warmup"} & set(changes):
+        lines.append(f"  ({average_note(new)})")
     return "\n".join(lines)
 
 
 def format_config(config: Config) -> str:
     """Every field, one per line: readable, and a new field adds a line instead of changing one."""
     width = max(len(f.name) for f in fields(Config))
-    return "\n".join([f"{config.name}:"] + [f"  {f.name:<{width}}  {getattr(config, f.name)!r}"
-                                            for f in fields(Config) if f.name != "name"])
+    lines = [f"{config.name}:"] + [f"  {f.name:<{width}}  {getattr(config, f.name)!r}"
+                                   for f in fields(Config) if f.name != "name"]
+    return "\n".join(lines + ([f"  ({average_note(config)})"] if config.ema else []))
+
+
+def training_images(config: Config) -> int:
+    return config.train_subset or (50_000 if config.split == "val" else 60_000)
+
+
+def average_note(config: Config) -> str:
+    """What the weight average spans in this run, in words: with a warm-up, `ema` is a ceiling that may never act."""
+    updates = config.epochs * -(-training_images(config) // config.batch_size)
+    w, decay = config.ema_warmup, config.ema
+    reached = (w * decay - 1) / (1 - decay)  # the update from which min(decay, (1 + t) / (w + t)) is `decay`
+    if w <= 1 or reached <= 0:
+        return f"the weight average: decay {decay} from the first update, spanning about {1 / (1 - decay):,.0f} updates"
+    if reached > updates:
+        return (f"the weight average: its decay (1 + t) / ({w:g} + t) at update t stays below the ceiling {decay} in all "
+                f"{updates:,} updates (it would reach it at update {reached:,.0f}), so it spans about the last "
+                f"1/{w - 1:g} of the updates so far: about {10 / (w - 1):.1f} epochs at epoch 10")
+    return (f"the weight average: its decay (1 + t) / ({w:g} + t) at update t reaches {decay} at update "
+            f"{reached:,.0f} of {updates:,} and spans about {1 / (1 - decay):,.0f} updates from there")
 
 
 def smoke_mode() -> bool:

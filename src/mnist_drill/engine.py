@@ -156,17 +156,18 @@ def fit(config: Config, *, save_to: str | Path | None = None, device: str | None
         if scheduler is not None and not per_batch:
             scheduler.step()
         seconds = time.perf_counter() - epoch_start
-        correct, total = reading.correct, reading.total
-        extra = {}
-        if config.tta_shift:  # the unshifted view alone, from the same forward passes
-            extra = {"plain_correct": reading.one_view_correct, "plain_acc": 100.0 * reading.one_view_correct / total}
-        eval_acc = 100.0 * correct / total
+        total = reading.total
+        eval_acc = 100.0 * reading.correct / total
+        five = {}
+        if config.tta_shift:  # five views, from the same forward passes: names of their own
+            five = {"five_loss": reading.five_loss, "five_acc": 100.0 * reading.five_correct / total,
+                    "five_correct": reading.five_correct}
         log(f"Train set: Average loss: {train_loss:.4f}, Accuracy: {train_acc:.2f}%")
-        log(f"{loaders.eval_name} set: Average loss: {reading.loss:.4f}, Accuracy: {correct}/{total} "
-            f"({eval_acc:.2f}%){views_note(extra)} | LR {lr:.6g} | {seconds:.1f} s")
+        log(f"{loaders.eval_name} set: Average loss: {reading.loss:.4f}, Accuracy: {reading.correct}/{total} "
+            f"({eval_acc:.2f}%){five_views_note(five)} | LR {lr:.6g} | {seconds:.1f} s")
         history.epochs.append({"epoch": epoch, "lr": lr, "train_loss": train_loss, "train_acc": train_acc,
-                               "eval_loss": reading.loss, "eval_acc": eval_acc, "eval_correct": correct,
-                               "eval_total": total, **extra, "seconds": seconds})
+                               "eval_loss": reading.loss, "eval_acc": eval_acc, "eval_correct": reading.correct,
+                               "eval_total": total, **five, "seconds": seconds})
     history.total_seconds = time.perf_counter() - start
     history.draws = getattr(loaders.train, "draws", None)  # the fast pipeline's; the DataLoader's are not digested
     history.model = evaluated
@@ -176,9 +177,9 @@ def fit(config: Config, *, save_to: str | Path | None = None, device: str | None
     return history
 
 
-def views_note(extra: dict) -> str:
-    """", five views; one view 99.38%" for a test-time-averaged reading, "" otherwise."""
-    return f", five views; one view {extra['plain_acc']:.2f}%" if extra else ""
+def five_views_note(five: dict) -> str:
+    """" | five views 99.07%" after the one-view reading of a run that also reads five views, "" otherwise."""
+    return f" | five views {five['five_acc']:.2f}%" if five else ""
 
 
 def check_writable(path: Path) -> None:

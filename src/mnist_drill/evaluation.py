@@ -18,30 +18,34 @@ from .paths import DATA_DIR
 
 @dataclass
 class Reading:
-    loss: float  # mean loss of the reading
-    correct: int  # images right in the reading (five views when read so)
+    loss: float  # mean loss of the one-view reading (one forward pass per image: the test accuracy)
+    correct: int  # images right in one view
     total: int
-    one_view_correct: int  # images right from the unshifted view alone (= correct for a one-view reading)
+    five_loss: float | None = None  # the same for the five views' averaged probabilities, when read so
+    five_correct: int | None = None
 
 
 @torch.no_grad()
 def evaluate(model, loader, tta_shift: int = 0, background: float = 0.0) -> Reading:
-    """Read every batch of `loader` in eval mode. tta_shift > 0: each image is also read shifted by `tta_shift` pixels
-    right, left, down and up (uncovered pixels get `background`, the normalised 0), and the output is the log of the
-    mean probability over the five views."""
+    """Read every batch of `loader` in eval mode, one view per image. tta_shift > 0: each image is also read shifted by
+    `tta_shift` pixels right, left, down and up (uncovered pixels get `background`, the normalised 0), and the five
+    views' mean probability is read beside the one view, from the same forward passes."""
     model.eval()
-    total_loss, correct, one_view, seen = 0.0, 0, 0, 0
+    loss, correct, five_loss, five_correct, seen = 0.0, 0, 0.0, 0, 0
     for x, y in loader:
         if tta_shift:
             log_probs = view_log_probs(model, x, tta_shift, background)
-            output = average_views(log_probs)
-            one_view += (log_probs[0].argmax(1) == y).sum().item()
+            output, five = log_probs[0], average_views(log_probs)
+            five_loss += F.nll_loss(five, y, reduction="sum").item()
+            five_correct += (five.argmax(1) == y).sum().item()
         else:
             output = model(x)
-        total_loss += F.nll_loss(output, y, reduction="sum").item()
+        loss += F.nll_loss(output, y, reduction="sum").item()
         correct += (output.argmax(1) == y).sum().item()
         seen += len(y)
-    return Reading(total_loss / seen, correct, seen, one_view if tta_shift else correct)
+    if not tta_shift:
+        return Reading(loss / seen, correct, seen)
+    return Reading(loss / seen, correct, seen, five_loss / seen, five_correct)
 
 
 def view_log_probs(model, x: torch.Tensor, pixels: int, background: float) -> torch.Tensor:

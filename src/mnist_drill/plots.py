@@ -82,7 +82,10 @@ def plot_history(history: History, title: str | None = None):
     ax.legend(loc="lower right")
     ax = axes[1]
     ax.plot(epochs, history.column("train_loss"), "o-", label="train")
-    ax.plot(epochs, history.column("eval_loss"), "o-", label=eval_name)
+    if all("eval_loss" in e for e in history.epochs):
+        ax.plot(epochs, history.column("eval_loss"), "o-", label=f"{eval_name}, one view")
+    else:  # stored before the one-view loss of a five-view run was recorded
+        ax.plot(epochs, history.column("five_loss"), "s--", label=f"{eval_name}, five views")
     ax.set(title="loss", xlabel="epoch", yscale="log")
     ax.legend()
     ax = axes[2]

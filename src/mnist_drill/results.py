@@ -40,29 +40,22 @@ class History:
         return [epoch[key] for epoch in self.epochs]
 
     @property
-    def eval_acc(self) -> list[float]:
-        """The accuracy % the run logged on its evaluation set each epoch: one view, or five for a five-view run."""
-        return self.column("eval_acc")
-
-    @property
     def read_in_five_views(self) -> bool:
         return bool(self.config.get("tta_shift"))
 
     @property
     def one_view(self) -> list[float]:
-        """Test accuracy % of every epoch, one forward pass per image: the reading every claim is made in. A run
-        read in five views records its unshifted view beside them (plain_acc), from the same forward passes."""
-        if not self.read_in_five_views:
-            return self.eval_acc
-        if not all("plain_acc" in epoch for epoch in self.epochs):
+        """Test accuracy % of every epoch, one forward pass per image (eval_acc): the reading every claim is made in."""
+        if not all("eval_acc" in epoch for epoch in self.epochs):
             raise ValueError(f"{self.config.get('name')} seed {self.seed} was read in five views before the one-view "
                              "reading was recorded beside them; re-run it for a one-view reading")
-        return self.column("plain_acc")
+        return self.column("eval_acc")
 
     @property
     def five_views(self) -> list[float] | None:
-        """Accuracy % of every epoch read in five views (test-time augmentation), or None for a one-view run."""
-        return self.eval_acc if self.read_in_five_views else None
+        """Accuracy % of every epoch read in five views (five_acc: the image and its four 1-pixel shifts, probabilities
+        averaged), or None for a run that read one view only."""
+        return self.column("five_acc") if self.read_in_five_views else None
 
     @property
     def seconds_per_epoch(self) -> float:
@@ -85,7 +78,7 @@ class History:
         if missing:
             raise ValueError(f"not a History: no {', '.join(missing)}")
         data = {k: v for k, v in data.items() if k in known}
-        return cls(**data)
+        return cls(**{**data, "epochs": upgrade_epochs(data["config"], data["epochs"])})
 
     def save(self, path: str | Path) -> Path:
         return write_json(path, self.to_dict())
@@ -97,6 +90,28 @@ class History:
             return cls.from_dict(json.loads(Path(path).read_text()))
         except (ValueError, TypeError, KeyError, AttributeError) as e:
             raise ValueError(f"{path}: not a readable History ({e}); re-run the command that made it") from None
+
+
+def upgrade_epochs(config: dict, epochs: list[dict]) -> list[dict]:
+    """Epochs as this version names them, from a History stored in any version (the files are never rewritten).
+
+    Every epoch holds the one-view reading as eval_loss, eval_acc, eval_correct and eval_total; a run that also read
+    five views holds them as five_loss, five_acc and five_correct. Until issue 27, a five-view run stored the five views
+    as eval_* and its one view as plain_acc and plain_correct (without its loss); before that, not at all.
+    """
+    if not config.get("tta_shift"):
+        return epochs
+    upgraded = []
+    for epoch in epochs:
+        if "five_acc" not in epoch:
+            epoch = dict(epoch)
+            for key in ("loss", "acc", "correct"):
+                if f"eval_{key}" in epoch:
+                    epoch[f"five_{key}"] = epoch.pop(f"eval_{key}")
+            if "plain_acc" in epoch:
+                epoch["eval_acc"], epoch["eval_correct"] = epoch.pop("plain_acc"), epoch.pop("plain_correct")
+        upgraded.append(epoch)
+    return upgraded
 
 
 def first_consistent_epoch(history_or_accs, target: float = TARGET) -> int | None:

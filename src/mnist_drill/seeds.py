@@ -14,7 +14,7 @@ from .results import History, format_seeds_table, summarize_seeds
 
 
 def run_seeds(config: Config, seeds: list[int], folder: Path | None, *, identity: dict | None = None,
-              device=None, progress: bool = True, log=print, jobs: int = 1) -> tuple[list[History], dict]:
+              device=None, log=print, jobs: int = 1) -> tuple[list[History], dict]:
     """Train `config` once per seed, `jobs` at a time; save every History and the summary into `folder` (None: save
     nothing).
 

@@ -23,7 +23,6 @@ from .provenance import command_line
 from .results import TARGET, History, format_table
 
 WINDOW = (10, 15)  # the epochs a candidate must hold the target in
-EVAL_ONLY = ("bn_refresh", "tta_shift")  # settings that change how the weights are read, never the training
 
 
 def definition(name: str, folder: Path | None = None) -> dict:
@@ -135,16 +134,15 @@ def load_sweep(name: str, folder: Path | None = None, spec_folder: Path | None =
 
 
 def window_accs(history: History, window: tuple[int, int] = WINDOW, key: str = "eval_acc") -> list[float]:
-    """The accuracies of epochs window[0]..window[1] (fewer epochs: the last ones there are): the logged reading, or
-    with key="plain_acc" the one-view reading a five-view run records beside it."""
+    """The accuracies of epochs window[0]..window[1] (fewer epochs: the last ones there are): one view, or with
+    key="five_acc" five views."""
     accs = [e[key] for e in history.epochs if window[0] <= e["epoch"] <= window[1]]
     return accs or [history.epochs[-1][key]]
 
 
 def _ranked_key(histories: list[History]) -> str:
     """What a sweep table ranks: one view; five views only for runs made before the one-view count was stored."""
-    five = [h for h in histories if h.read_in_five_views]
-    return "plain_acc" if five and all("plain_acc" in e for h in five for e in h.epochs) else "eval_acc"
+    return "eval_acc" if all("eval_acc" in e for h in histories for e in h.epochs) else "five_acc"
 
 
 def sweep_rows(runs: dict[str, list[History]], window: tuple[int, int] = WINDOW) -> list[dict]:
@@ -156,7 +154,7 @@ def sweep_rows(runs: dict[str, list[History]], window: tuple[int, int] = WINDOW)
         accs = [window_accs(h, window, key) for h in histories]
         mins = [min(a) for a in accs]
         means = [sum(a) / len(a) for a in accs]
-        five = key == "eval_acc" and any(h.read_in_five_views for h in histories)
+        five = key == "five_acc"
         rows.append({"label": label, "params": histories[0].params, "seeds": [h.seed for h in histories],
                      "seconds_per_epoch": sum(h.seconds_per_epoch for h in histories) / len(histories),
                      "worst_min": min(mins), "mean": sum(means) / len(means), "reading": "five views" if five
@@ -174,73 +172,3 @@ def format_sweep_table(rows: list[dict]) -> str:
                                   f"{r['params']:,}", f"{r['seconds_per_epoch']:.1f}",
                                   f"{r['worst_min']:.2f}", f"{r['mean']:.2f}",
                                   f"{r['seeds_holding']} of {len(r['seeds'])}"] for r in rows])
-
-
-def _trained_alike(config: Config | dict) -> dict:
-    data = config.to_dict() if isinstance(config, Config) else dict(config)
-    return {k: v for k, v in data.items() if k not in ("name", "seed", *EVAL_ONLY)}
-
-
-def twin(name: str, label: str, folder_of=sweep_dir) -> tuple[str, str] | None:
-    """The (sweep, label) of a candidate with stored runs, in a sibling sweep folder, that trains exactly as candidate
-    `label` of sweep `name` does and differs only in EVAL_ONLY (each of its runs is then the twin of the run with the
-    same seed); the sweep with the most such runs wins."""
-    spec = definition(name, folder_of(name))["candidates"][label]
-    config = spec.get("config") or candidates(name, folder=folder_of(name))[label].to_dict()
-    if not any(config.get(k) for k in EVAL_ONLY):
-        return None  # it reads its weights as everyone does: nothing to pair with
-    found = []
-    for path in sorted(folder_of(name).parent.glob("*/sweep.json")):
-        other = path.parent.name
-        for other_label, other_spec in definition(other, path.parent)["candidates"].items():
-            other_config = other_spec.get("config") or candidates(other, folder=path.parent)[other_label].to_dict()
-            if (_trained_alike(other_config) == _trained_alike(config)
-                    and not any(other_config.get(k) for k in EVAL_ONLY)):
-                runs = len(list((path.parent / slug(other_label)).glob("seed*.json")))
-                if runs:
-                    found.append((runs, other, other_label))
-    return max(found)[1:] if found else None
-
-
-def paired_rows(name: str, folder_of=sweep_dir) -> list[dict]:
-    """For every candidate of sweep `name` with a twin (see `twin`): the seeds both ran, whether every train loss
-    is the same (training untouched), and the worst seed's minimum and the mean over the window for both.
-
-    folder_of: sweep name -> the folder of its stored runs (default: the cited ones).
-    """
-    runs = load_sweep(name, folder_of(name))
-    rows = []
-    for label, histories in runs.items():
-        found = twin(name, label, folder_of)
-        if found is None:
-            continue
-        other, other_label = found
-        try:
-            twins = {h.seed: h for h in load_sweep(other, folder_of(other))[other_label]}
-        except (FileNotFoundError, KeyError):
-            continue
-        pairs = [(h, twins[h.seed]) for h in histories if h.seed in twins]
-        if not pairs:
-            continue
-        mins = [(min(window_accs(b)), min(window_accs(a))) for a, b in pairs]
-        means = [(sum(window_accs(b)) / len(window_accs(b)), sum(window_accs(a)) / len(window_accs(a)))
-                 for a, b in pairs]
-        rows.append({"label": label, "twin": f"{other}: {other_label}", "seeds": [a.seed for a, _ in pairs],
-                     "same_training": all(a.column("train_loss") == b.column("train_loss") for a, b in pairs),
-                     "worst_min": [min(m[0] for m in mins), min(m[1] for m in mins)],
-                     "mean": [sum(m[0] for m in means) / len(means), sum(m[1] for m in means) / len(means)],
-                     "min_changes": [after - before for before, after in mins]})
-    return rows
-
-
-def format_paired_table(rows: list[dict]) -> str:
-    """Each candidate against its twin: worst seed's minimum and mean over 10-15, before -> after, and each seed's
-    change of its minimum."""
-    if not rows:
-        return "(no candidate with a stored twin)"
-    header = ["candidate", "seeds", "same training", "worst min twin -> this", "mean twin -> this",
-              "change of each seed's min"]
-    return format_table(header, [[r["label"], len(r["seeds"]), "yes" if r["same_training"] else "NO",
-                                  f"{r['worst_min'][0]:.2f} -> {r['worst_min'][1]:.2f}",
-                                  f"{r['mean'][0]:.2f} -> {r['mean'][1]:.2f}",
-                                  ", ".join(f"{c:+.2f}" for c in r["min_changes"])] for r in rows])

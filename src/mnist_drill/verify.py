@@ -20,7 +20,7 @@ from .legacy import without_removed
 from .provenance import describe_machine, fingerprint_hash
 from .results import History, format_table
 
-COMPARED = ("lr", "train_loss", "train_acc", "eval_loss", "eval_acc", "eval_correct", "eval_total", "plain_correct")
+COMPARED = ("lr", "train_loss", "train_acc", "eval_loss", "eval_acc", "eval_correct", "eval_total", "five_correct")
 EXACT_EVERYWHERE = ("lr", "eval_total")
 
 # How far one seed's test count moves when the same code runs on another machine, measured (after minus before, images
@@ -39,7 +39,7 @@ MEASURED_MOVES = {"01_bn_gap": 62, "02_augmentation": 40, "03_lr_scheduler": 40,
                   "05_one_cycle": 18}  # images, the largest |difference| measured across machines (above)
 TOLERANCE = {
     "eval_correct": 0.0035,  # the least band, a fraction of eval_total: 35 of 10,000 images (2 x the final step's 18)
-    "plain_correct": 0.0035,  # the same, for the one-view count of a five-view run
+    "five_correct": 0.0035,  # the same, for the five-view count of a run that reads five views
     "train_loss": 0.10,  # relative (largest measured: 6.1 %, the GPU against the CPU)
     "train_acc": 0.5,  # percentage points (largest measured: 0.11)
 }
@@ -63,7 +63,7 @@ def same_machine(stored: History, fresh: History) -> bool:
 
 def band(key: str, old: float, new: float, total: int, name: str = "") -> tuple[float, float]:
     """(difference, allowed) for one number of a run of config `name` under TOLERANCE and MEASURED_MOVES."""
-    if key in ("eval_correct", "plain_correct"):
+    if key in ("eval_correct", "five_correct"):
         measured = 2 * MEASURED_MOVES.get(name, 0) * total / 10_000
         return abs(new - old), math.ceil(max(TOLERANCE[key] * total, measured))
     if key == "train_loss":
