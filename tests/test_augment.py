@@ -161,3 +161,14 @@ def test_cutout_blanks_one_square_per_image_clipped_at_the_border():
     out = cutout(images, torch.tensor([[0, 0], [3, 3]]), 2)
     assert out[0, 0, 0, 0] == 0 and out[0].sum() == 35  # clipped: only 1 of its 4 pixels is inside
     assert out[1, 0, 2:4, 2:4].eq(0).all() and out[1].sum() == 32
+
+
+def test_a_whole_pixel_move_through_affine_is_exact():
+    """The pad-and-crop shift (crop_pad) goes through affine with no rotation: whole pixels move exactly."""
+    from mnist_drill.augment import affine, shift
+
+    images = torch.rand(3, 1, 28, 28)
+    moves = torch.tensor([[2.0, -1.0], [0.0, 2.0], [-2.0, -2.0]])
+    moved = affine(images, torch.zeros(3), moves)
+    for i, (dx, dy) in enumerate(moves.int().tolist()):
+        assert torch.allclose(moved[i:i + 1], shift(images[i:i + 1], dx, dy), atol=1e-5)  # float32 rounding

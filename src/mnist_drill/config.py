@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, fields, replace
 
 from .legacy import without_removed
 from .paths import env_flag
-from .peers import PEER_3762
+from .peers import PEER_3762, PEER_6260
 
 SCHEDULERS = ("none", "step", "onecycle", "epoch-points")
 BLOCK_ORDERS = ("relu-bn", "bn-relu")  # BatchNorm after the ReLU (the reference's) or before it
@@ -29,6 +29,7 @@ class Config:
     bn_momentum: float = 0.1  # BatchNorm's running statistics: new = (1 - m) old + m batch (torch's default 0.1)
     ghost_batch: int = 0  # training BatchNorm normalises each chunk of this many images on its own (0: the batch)
     # --- data ---
+    crop_pad: int = 0  # pad-and-crop: each image first moved by whole pixels in [-n, n] on each axis (0 = off)
     rotation_deg: float = 0.0  # random rotation in [-deg, +deg], drawn per image
     shift: float = 0.0  # random shift of up to this fraction of the side, whole pixels, per image (RandomAffine's)
     scale: float = 0.0  # random zoom in [1 - scale, 1 + scale], per image
@@ -89,6 +90,7 @@ class Config:
             (0.0 < self.bn_momentum <= 1.0, f"bn_momentum must be in (0, 1], got {self.bn_momentum}"),
             (self.ghost_batch >= 0, f"ghost_batch must be >= 0 (0 = off), got {self.ghost_batch}"),
             (0 <= self.cutout < 28, f"cutout must be in [0, 28) pixels (0 = off), got {self.cutout}"),
+            (0 <= self.crop_pad < 14, f"crop_pad must be in [0, 14) pixels (0 = off), got {self.crop_pad}"),
             (self.swa_from == 0 or (self.scheduler == "onecycle" and 1 < self.swa_from <= self.epochs),
              f"swa_from must be 0 (off) or an epoch in 2..epochs under scheduler 'onecycle', got {self.swa_from}"),
             (self.ema_warmup >= 1.0, f"ema_warmup must be >= 1 (1 = no warm-up), got {self.ema_warmup}"),
@@ -163,7 +165,8 @@ VARIANTS = {
         "5.7k-affine-wd-tta": dict(arch=_SMALL, weight_decay=1e-4, tta_shift=1, **_AFFINE),
         "9.8k": dict(arch=_WIDE),  # step 5's model with the one-cycle recipe alone
         "4.5k-separable": dict(arch="C8 M D24 D32 D32 D32 G", weight_decay=1e-4, **_AFFINE),
-        "3.8k-peer": PEER_3762},  # a published recipe under our protocol (peers.py: whose, and how faithful)
+        "3.8k-peer": PEER_3762,  # published recipes under our protocol (peers.py: whose, and how faithful)
+        "6.3k-peer": PEER_6260},
 }
 VARIANT_BASES = {5: ONE_CYCLE}
 

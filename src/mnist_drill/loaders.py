@@ -63,8 +63,8 @@ class TensorLoader:
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, mean: float,
                  std: float, *, shuffle: bool = False, rotation_deg: float = 0.0, shift: float = 0.0,
                  scale: float = 0.0, augment_p: float = 1.0, brightness: float = 0.0, contrast: float = 0.0,
-                 cutout: int = 0, generator: torch.Generator | None = None):
-        self.augmented = bool(rotation_deg or shift or scale or brightness or contrast or cutout)
+                 cutout: int = 0, crop_pad: int = 0, generator: torch.Generator | None = None):
+        self.augmented = bool(rotation_deg or shift or scale or brightness or contrast or cutout or crop_pad)
         if (shuffle or self.augmented) and generator is None:
             raise ValueError("a shuffled or augmented TensorLoader needs a seeded torch.Generator")
         self.images = images  # (N, 1, 28, 28) floats in [0, 1]; background is exactly 0
@@ -74,6 +74,7 @@ class TensorLoader:
         self.shuffle = shuffle
         self.rotation_deg, self.shift, self.scale = rotation_deg, shift, scale
         self.augment_p, self.brightness, self.contrast, self.cutout = augment_p, brightness, contrast, cutout
+        self.crop_pad = crop_pad
         self.generator = generator
         self.normalise_per_batch = bool(shuffle or self.augmented)
         self._draws = hashlib.sha256()
@@ -126,7 +127,7 @@ class TensorLoader:
 
     def _draw(self, n: int) -> tuple:
         """One batch's augmentation parameters, drawn on the CPU in a fixed order: (angles, shifts, scales, keep,
-        brightness, contrast, cutout centres), None for what this loader does not draw."""
+        brightness, contrast, cutout centres, pad-and-crop shifts), None for what this loader does not draw."""
         g = self.generator
         angles = augment.random_angles(n, self.rotation_deg, g)
         shifts = augment.random_shifts(n, self.shift, self.images.shape[-1], g) if self.shift else None
@@ -136,12 +137,16 @@ class TensorLoader:
         if self.brightness or self.contrast:
             b, c = augment.random_brightness_contrast(n, self.brightness, self.contrast, self.augment_p, g)
         centres = torch.randint(0, self.images.shape[-1], (n, 2), generator=g) if self.cutout else None
-        return angles, shifts, scales, keep, b, c, centres
+        crops = torch.randint(-self.crop_pad, self.crop_pad + 1, (n, 2), generator=g).float() if self.crop_pad else None
+        return angles, shifts, scales, keep, b, c, centres, crops
 
     def _augment(self, x: torch.Tensor, draws: tuple) -> tuple[torch.Tensor, tuple]:
         """The batch augmented by its draws, and the draws as drawn (in the order they were drawn)."""
-        angles, shifts, scales, keep, b, c, centres = draws
+        angles, shifts, scales, keep, b, c, centres, crops = draws
         params = [t for t in (angles, shifts, scales) if t is not None]
+        if crops is not None:  # pad-and-crop first, as torchvision's Pad + RandomCrop before RandomAffine: a whole-pixel
+            x = augment.affine(x, torch.zeros_like(angles), crops)  # move, which bilinear sampling makes exactly
+            params.append(crops)
         if keep is not None:  # each image keeps its draws with probability augment_p, else stays as it is
             angles = torch.where(keep, angles, 0.0)
             shifts = None if shifts is None else torch.where(keep[:, None], shifts, 0.0)
@@ -195,11 +200,11 @@ def make_loaders(config, device, generator: torch.Generator, root: Path = DATA_D
                              config.batch_size, mean, std, shuffle=True,
                              rotation_deg=config.rotation_deg, shift=config.shift, scale=config.scale,
                              augment_p=config.augment_p, brightness=config.brightness, contrast=config.contrast,
-                             cutout=config.cutout, generator=generator)
+                             cutout=config.cutout, crop_pad=config.crop_pad, generator=generator)
         evaluation = TensorLoader(*to_device(eval_images, eval_labels), EVAL_BATCH, mean, std)
     else:
-        if config.augment_p < 1 or config.brightness or config.contrast or config.cutout:
-            raise ValueError("augment_p, brightness, contrast and cutout are drawn by the fast pipeline only; "
+        if config.augment_p < 1 or config.brightness or config.contrast or config.cutout or config.crop_pad:
+            raise ValueError("augment_p, brightness, contrast, cutout and crop_pad are drawn by the fast pipeline only; "
                              "use --pipeline fast")
         train, evaluation = _torchvision_loaders(config, device, generator, mean, std,
                                                  MnistTensors(train_images[train_idx], train_labels[train_idx]),
