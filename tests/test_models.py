@@ -120,3 +120,10 @@ def test_ghost_batch_norm_normalises_each_chunk_on_its_own_in_training_only():
     assert torch.allclose(out[:2], out[2:], atol=1e-4)  # each chunk centred on its own mean
     bn.eval()
     assert not torch.allclose(bn(x)[:2], bn(x)[2:])
+
+
+def test_multiply_adds_count_every_conv_output_times_what_it_reads():
+    from mnist_drill.models import DrillNet, count_macs
+
+    # C8 at 26x26 reads 9 inputs per output; M; C12 at 11x11 reads 8 x 9; GAP; the head reads 12 per class
+    assert count_macs(DrillNet("C8 M C12 G")) == 26 * 26 * 8 * 9 + 11 * 11 * 12 * 72 + 10 * 12

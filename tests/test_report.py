@@ -13,10 +13,11 @@ from mnist_drill.report import (
 from mnist_drill.results import History
 
 
-def summary(name, params, worst, holding, command):
+def summary(name, params, worst, holding, command, machines=("cpu A",)):
     return {"name": name, "params": params, "seeds": [1, 2, 3, 4, 5], "worst_seed_min_last_epochs": worst,
             "window": 6, "seeds_holding": holding, "per_epoch": [{}] * 15, "seconds_per_run_mean": 90.0,
-            "command": command, "last_epoch_mean": 99.45, "mean_last_epochs": 99.47, "worst_seed": 3}
+            "command": command, "last_epoch_mean": 99.45, "mean_last_epochs": 99.47, "worst_seed": 3,
+            "seed_mins": [worst] + [worst + 0.05] * 4, "machines": list(machines)}
 
 
 def test_seeds_command_names_the_step_and_the_variant():
@@ -24,18 +25,20 @@ def test_seeds_command_names_the_step_and_the_variant():
     assert seeds_command(5, "5.7k-affine") == "python -m mnist_drill seeds --step 5 --variant 5.7k-affine --seeds 5"
 
 
-def test_frontier_rows_are_ordered_by_params_in_one_view_with_five_views_beside():
+def test_frontier_rows_are_one_per_recipe_ordered_by_params_with_their_seeds_and_machines():
     rows = frontier_rows([summary("big", 7568, 99.41, 5, "cmd big"), summary("small", 5680, 99.38, 3, "cmd small"),
                           summary("late", 6000, 99.40, 5, "cmd late")])
     assert [r["label"] for r in rows] == ["small", "late", "big"]
     assert [r["holds"] for r in rows] == [False, True, True]
-    table = format_frontier(rows)
-    assert "| small | 5,680 | 3 of 5 | 99.38 % | 99.47 % | - | 90 | `cmd small` |" in table
     viewed = {**summary("step", 5680, 99.36, 3, "cmd"), "five_views": {"worst_seed_min_last_epochs": 99.42,
                                                                       "seeds_holding": 5}}
-    rows = frontier_rows([viewed, {**viewed, "held_out": True}])
-    assert [r["label"] for r in rows] == ["step", "step (seeds 6-10)"]
-    assert "| step | 5,680 | 3 of 5 | 99.36 % | 99.47 % | 5 of 5, 99.42 % |" in format_frontier(rows)
+    later = {**summary("step", 5680, 99.45, 5, "cmd", machines=("cpu B",)),
+             "five_views": {"worst_seed_min_last_epochs": 99.48, "seeds_holding": 5}}
+    [row] = frontier_rows([viewed], [later])  # seeds 1-5 and 6-10: one recipe, one row
+    assert (row["seeds"], row["holding"], row["worst_min"], row["five_holding"]) == (10, 8, 99.36, 10)
+    assert len(row["seed_mins"]) == 10 and min(row["seed_mins"]) == 99.36
+    assert row["machines"] == ["cpu A", "cpu B"]  # its times come from two machines, and the table says which
+    assert "cpu A; cpu B" in format_frontier([row])
 
 
 def test_result_line_is_built_from_the_run_and_its_seeds():

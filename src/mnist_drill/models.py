@@ -155,6 +155,26 @@ def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
+def count_macs(model: nn.Module, input_size=INPUT_SIZE) -> int:
+    """Multiply-adds of one image's forward pass through the convs (the head included): for each conv, its output
+    positions x output channels x the inputs each one reads (in_channels / groups x kernel area). BatchNorm, ReLU,
+    pooling and the softmax add a few per value, and are left out, as papers leave them out."""
+    macs = 0
+
+    def count(module, _inputs, output):
+        nonlocal macs
+        k = module.kernel_size[0] * module.kernel_size[1]
+        macs += output.shape[1:].numel() * (module.in_channels // module.groups) * k
+
+    clone = copy.deepcopy(model).cpu().eval()  # hooked and run apart: the model itself is left untouched
+    for module in clone.modules():
+        if isinstance(module, nn.Conv2d):
+            module.register_forward_hook(count)
+    with torch.no_grad():
+        clone(torch.zeros(1, *input_size))
+    return macs
+
+
 def summary_text(model: nn.Module, input_size=INPUT_SIZE) -> str:
     """torchsummary's table, taken on a copy on the CPU so that neither the RNG nor BN statistics move."""
     from torchsummary import summary

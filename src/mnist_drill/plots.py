@@ -50,10 +50,11 @@ def _accuracy_panel(ax, curves, target: float = TARGET, last: int = LAST_EPOCHS)
             clipped += low
     _target_line(ax, target)
     ax.set_ylim(lo, hi)
-    if clipped:
+    label = "epoch"
+    if clipped:  # said under the axis, where it covers no data
         e, a = min(clipped, key=lambda p: p[1])
-        ax.annotate(f"▼ {len(clipped)} point(s) below {lo:.1f} % not drawn (lowest {a:.2f} % at epoch {e})",
-                    xy=(0.01, 0.98), xycoords="axes fraction", va="top", fontsize=8, color="0.3")
+        label += f"\n▼ on the bottom edge: {len(clipped)} point(s) below {lo:.1f} % (lowest {a:.2f} % at epoch {e})"
+    ax.set_xlabel(label)
     ax.set_ylabel("accuracy (%)")
     ax.grid(alpha=0.3)
     return lo, hi
@@ -78,8 +79,8 @@ def plot_history(history: History, title: str | None = None):
         curves[f"{eval_name}, five views (test-time augmentation)"] = (epochs, history.five_views,
                                                                        {"ls": "--", "marker": "s", "ms": 3})
     _accuracy_panel(ax, curves)
-    ax.set(title="accuracy (%)", xlabel="epoch")
-    ax.legend(loc="lower right")
+    ax.set_title("accuracy (%)")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=8, frameon=False)  # under the axes
     ax = axes[1]
     ax.plot(epochs, history.column("train_loss"), "o-", label="train")
     if all("eval_loss" in e for e in history.epochs):
@@ -87,7 +88,7 @@ def plot_history(history: History, title: str | None = None):
     else:  # stored before the one-view loss of a five-view run was recorded
         ax.plot(epochs, history.column("five_loss"), "s--", label=f"{eval_name}, five views")
     ax.set(title="loss", xlabel="epoch", yscale="log")
-    ax.legend()
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=8, frameon=False)
     ax = axes[2]
     ax.plot(epochs, history.column("lr"), "o-")
     ax.set(title="learning rate (at the start of each epoch)", xlabel="epoch", yscale="log")
@@ -136,14 +137,16 @@ def plot_misclassified(images, labels, preds, ncols: int = 8, title: str = "misc
 
 
 # --- several runs ---
-def plot_compare(histories: dict[str, History], title: str = "test accuracy per epoch, all steps",
-                 spread: dict[str, dict] | None = None):
+STEPS_TITLE = "test accuracy per epoch, one view: each step's notebook run (line) and its seeds' range (band)"
+
+
+def plot_compare(histories: dict[str, History], title: str = STEPS_TITLE, spread: dict[str, dict] | None = None):
     """Test accuracy per epoch of several runs in one view (solid), zoomed on the target line; a run read in five views
     also gets that reading, dashed and labelled.
 
     spread: {name: seeds summary} for the runs whose step has seeds: their one-view min-max band is shaded.
     """
-    fig, ax = plt.subplots(figsize=(9, 5))
+    fig, ax = plt.subplots(figsize=(11, 5))
     curves = {}
     for name, h in histories.items():
         curves[f"{name} ({h.params:,} params)"] = (h.column("epoch"), h.one_view, {})
@@ -157,8 +160,8 @@ def plot_compare(histories: dict[str, History], title: str = "test accuracy per 
         rows = summary["per_epoch"]
         ax.fill_between([r["epoch"] for r in rows], [max(r["min"], lo) for r in rows], [r["max"] for r in rows],
                         color=color, alpha=0.15, lw=0, label=f"{name}: {len(summary['seeds'])} seeds, min-max")
-    ax.set(title=title, xlabel="epoch")
-    ax.legend(loc="lower right")
+    ax.set_title(title, fontsize=10)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)  # outside the data
     fig.tight_layout()
     return fig
 
@@ -171,9 +174,9 @@ def plot_seeds(histories: list[History], title: str | None = None):
     ax.axvspan(last - LAST_EPOCHS + 0.5, last + 0.5, color="green", alpha=0.06,
                label=f"epochs {last - LAST_EPOCHS + 1}-{last}")
     name = histories[0].config["name"]
-    ax.set(title=title or f"{name}: {histories[0].eval_name.lower()} accuracy of {len(histories)} seeds, one view",
-           xlabel="epoch")
-    ax.legend(loc="lower right", ncol=2)
+    ax.set_title(title or f"{name}: {histories[0].eval_name.lower()} accuracy of {len(histories)} seeds per epoch, "
+                 "one view", fontsize=10)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)  # outside the data
     fig.tight_layout()
     return fig
 
@@ -206,26 +209,41 @@ def _overlap(a: tuple, b: tuple) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def plot_frontier(rows: list[dict], title: str = "params against the worst seed's minimum over epochs 10-15"):
-    """One numbered point per row ({"label", "params", "worst_min"}): parameters (x) against the worst seed's one-view
-    minimum over epochs 10-15 (y), green where the row holds the target; the numbers are keyed beside the panel, so no
-    two labels overlap, and the y-range fits the points and the target line."""
+FRONTIER_TITLE = ("each recipe on the test set, one view: its worst seed's lowest epoch of 10-15 (marker) and the "
+                  "range of its seeds' lowest epochs (bar)")
+
+
+def plot_frontier(rows: list[dict], title: str = FRONTIER_TITLE):
+    """One numbered point per recipe ({"label", "params", "worst_min", "seed_mins"?, "holds"?, "peer"?}): parameters
+    (x) against the worst seed's one-view minimum over epochs 10-15 (y), a bar over the range of its seeds' minima,
+    green where every seed holds the target, a diamond for a published recipe (a peer); the legend says so, the numbers
+    are keyed beside the panel, and the y-range fits the bars and the target line."""
+    from matplotlib.lines import Line2D
+
     rows = sorted(rows, key=lambda r: (r["params"], r["label"]))
-    fig, ax = plt.subplots(figsize=(11, 4.8))
-    values = [r["worst_min"] for r in rows] + [TARGET]
+    fig, ax = plt.subplots(figsize=(11, 5))
+    values = [m for r in rows for m in r.get("seed_mins", [r["worst_min"]])] + [TARGET]
     lo, hi = min(values) - 0.04, max(values) + 0.04
     key = []
     for number, r in enumerate(rows, 1):
-        holds = r.get("holds", r["worst_min"] >= TARGET)
-        ax.plot(r["params"], r["worst_min"], "D" if r.get("peer") else "o", color="tab:green" if holds else "tab:red",
-                ms=7, zorder=5)
-        key.append(f"{number}. {r['label']}: {r['params']:,} params, {r['worst_min']:.2f} %")
+        colour = "tab:green" if r.get("holds", r["worst_min"] >= TARGET) else "tab:red"
+        mins = r.get("seed_mins") or [r["worst_min"]]
+        ax.vlines(r["params"], min(mins), max(mins), color=colour, alpha=0.5, lw=2, zorder=4)
+        ax.plot(r["params"], r["worst_min"], "D" if r.get("peer") else "o", color=colour, ms=7, zorder=5)
+        seeds = f", {len(mins)} seeds" if r.get("seed_mins") else ""
+        key.append(f"{number}. {r['label']}: {r['params']:,} params, {r['worst_min']:.2f} %{seeds}")
     _target_line(ax, TARGET)
     ax.set_ylim(lo, hi)
     ax.margins(x=0.08)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
-    ax.set(title=title, xlabel="parameters", ylabel="worst seed's min, epochs 10-15 (%)")
+    ax.set_title(title, fontsize=10)
+    ax.set(xlabel="parameters", ylabel="lowest one-view accuracy, epochs 10-15 (%)")
     ax.grid(alpha=0.3)
+    legend = [Line2D([], [], color="tab:green", marker="o", ls="", label="every seed holds"),
+              Line2D([], [], color="tab:red", marker="o", ls="", label="a seed misses"),
+              Line2D([], [], color="0.4", marker="D", ls="", label="a published recipe (peer)"),
+              Line2D([], [], color="0.4", lw=2, alpha=0.5, label="range of the seeds' lowest epochs")]
+    ax.legend(handles=legend, loc="upper left", bbox_to_anchor=(1.02, 0.0), fontsize=8, frameon=False)
     ax.text(1.02, 1.0, "\n".join(key), transform=ax.transAxes, va="top", fontsize=8, family="monospace")
     fig.tight_layout()
     _number_points(ax, [(r["params"], r["worst_min"]) for r in rows])  # once the axes have their final size

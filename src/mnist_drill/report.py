@@ -78,10 +78,11 @@ def load_seed_summaries(held_out: bool = False) -> list[dict]:
                 summary = summarize_seeds(load_seeds(path.parent))
             except (FileNotFoundError, ValueError) as e:
                 raise ReportError(f"{layout.display(path.parent)}: {e}; re-run `{command}`") from None
-            # a folder made under another name (step 5 before it was redefined) is shown with the command that
-            # repeats it now; its Histories keep the command and commit that made it
-            summary.update(name=config.name, command=stored["command"] if stored["name"] == config.name else command,
-                           peer=PEERS.get(config.name))
+            # the command that made the runs, at its commit; a folder made under another name (the final step, made as
+            # a variant before it became the step) also gets the command that re-makes it today
+            made = f"{stored['command']}` at `{stored['commit'][:7]}" if stored.get("commit") else stored["command"]
+            summary.update(name=config.name, command=made, peer=PEERS.get(config.name),
+                           remake=command if stored["name"] != config.name else None)
             summaries.append({**summary, "path": layout.display(path), "held_out": held_out})
     return summaries
 
@@ -98,33 +99,42 @@ def save_figure(fig, path: Path) -> Path:
     return atomic_write_bytes(path, buffer.getvalue())
 
 
-def frontier_rows(summaries: list[dict]) -> list[dict]:
-    """One row per seeds summary: params against the worst seed's one-view minimum over the last epochs, the seeds
-    that hold in one view, and the five-view figures where the runs were read so."""
+def frontier_rows(summaries: list[dict], held_out: list[dict] | None = None) -> list[dict]:
+    """One row per recipe: its seeds 1-5 and held-out seeds 6-10 together (combined), with its multiply-adds per image,
+    each seed's one-view minimum over epochs 10-15, the seconds per run and the machines they were measured on."""
+    later = {s["name"]: s for s in held_out or []}
     rows = []
     for s in summaries:
-        five = s.get("five_views")
-        rows.append({"label": s["name"] + (" (seeds 6-10)" if s.get("held_out") else ""), "params": s["params"],
-                     "seeds": len(s["seeds"]), "holding": s["seeds_holding"],
-                     "worst_min": s["worst_seed_min_last_epochs"], "mean": s["mean_last_epochs"],
-                     "window": s["window"], "holds": s["seeds_holding"] == len(s["seeds"]),
-                     "five_holding": five["seeds_holding"] if five else None,
-                     "five_worst_min": five["worst_seed_min_last_epochs"] if five else None,
-                     "seconds": s["seconds_per_run_mean"], "command": s["command"], "peer": s.get("peer")})
+        parts = [s] + ([later[s["name"]]] if s["name"] in later else [])
+        row = combined(parts)
+        row.update(label=s["name"], macs=recipe_macs(s["name"]), peer=s.get("peer"), command=s["command"],
+                   seed_mins=[m for x in parts for m in x.get("seed_mins", [x["worst_seed_min_last_epochs"]])],
+                   holds=row["holding"] == row["seeds"], machines=sorted({m for x in parts for m in x["machines"]}),
+                   seconds=sum(x["seconds_per_run_mean"] * len(x["seeds"]) for x in parts) / row["seeds"])
+        rows.append(row)
     return sorted(rows, key=lambda r: (r["params"], r["label"]))
 
 
+def recipe_macs(name: str) -> int | None:
+    """Multiply-adds per image of the step or variant called `name` (None for a recipe no longer defined)."""
+    from .models import build_model, count_macs
+
+    config = next((c for _, _, c in cited_seed_configs() if c.name == name), None)
+    return count_macs(build_model(config)) if config else None
+
+
 def format_frontier(rows: list[dict]) -> str:
-    header = ["run", "params", "seeds holding (one view)", "worst seed's min, ep 10-15", "mean, ep 10-15",
-              "five views (TTA): holding, worst min", "s per run", "command"]
+    header = ["recipe", "params", "multiply-adds per image", "seeds holding (one view)", "worst seed's min, ep 10-15",
+              "mean, ep 10-15", "five views (TTA): holding, worst min", "s per run", "measured on"]
     table = []
     for r in rows:
         five = "-"
         if r["five_holding"] is not None:
             five = f"{r['five_holding']} of {r['seeds']}, {r['five_worst_min']:.2f} %"
-        table.append([r["label"] + (f" (peer: {r['peer']})" if r["peer"] else ""), f"{r['params']:,}",
-                      f"{r['holding']} of {r['seeds']}", f"{r['worst_min']:.2f} %", f"{r['mean']:.2f} %", five,
-                      f"{r['seconds']:.0f}", f"`{r['command']}`"])
+        table.append([f"`{r['label']}`" + (f" (peer: {r['peer']})" if r["peer"] else ""), f"{r['params']:,}",
+                      f"{r['macs']:,}" if r["macs"] else "-", f"{r['holding']} of {r['seeds']}",
+                      f"{r['worst_min']:.2f} %", f"{r['mean']:.2f} %", five, f"{r['seconds']:.0f}",
+                      "; ".join(r["machines"])])
     return format_table(header, table, markdown=True)
 
 
@@ -143,7 +153,8 @@ def headline(histories: dict[str, History], summaries: list[dict], held_out: lis
         line += (f"; read in five views (test-time augmentation: the image and its one-pixel shifts), "
                  f"{c['five_holding']} of {c['seeds']} (lowest {c['five_worst_min']:.2f} %)")
     more = ", seeds 6-10 with `--first-seed 6`" if len(rows) > 1 else ""
-    line += f". Seeds 1-5 from `{rows[0]['command']}`{more}; every table is in [RESULTS.md](RESULTS.md)."
+    again = f" (`{rows[0]['remake']}` re-makes them today)" if rows[0].get("remake") else ""
+    line += f". Seeds 1-5 made by `{rows[0]['command']}`{again}{more}; every table is in [RESULTS.md](RESULTS.md)."
     return line + " " + smallest_holding_phrase(summaries, held_out, final=final.name)
 
 
@@ -235,13 +246,16 @@ def render(histories: dict[str, History], summaries: list[dict], held_out: list[
     parts += [f"![test accuracy per epoch, all steps, one view solid, five views dashed, the seeds' spread shaded]"
               f"({layout.display(plot_path)})", ""]
     if summaries:
-        rows = frontier_rows(summaries + held_out)
-        fig = plot_frontier(rows, title="every recipe taken to the test set: worst seed's one-view min, epochs 10-15")
+        rows = frontier_rows(summaries, held_out)
+        fig = plot_frontier(rows)
         frontier_path = save_figure(fig, layout.figure_path("frontier"))
         plt.close(fig)
-        parts += ["## The frontier", "", "Every recipe whose seeds are stored on the test set, five seeds each, in "
-                  "one view; a row marked (seeds 6-10) is a step's held-out seeds, run after every choice was made. "
-                  "Recipes that went to the test set and are no longer stored are listed in "
+        parts += ["## The frontier", "", "Every recipe whose seeds are stored on the test set, in one view: seeds 1-5, "
+                  "and seeds 6-10 (run after every choice was made) where stored, as one row. Multiply-adds count one "
+                  "image's pass through the convs. Seconds per run are the mean of the recipe's stored runs, on the "
+                  "machine(s) named beside them: compare them only between rows measured on the same machine (the "
+                  "fingerprint in brackets; threads included, since runs made side by side with `--jobs` take one "
+                  "thread each). Recipes that went to the test set and are no longer stored are listed in "
                   "[EXPERIMENTS.md](EXPERIMENTS.md).", "", format_frontier(rows), "",
                   f"![params against the worst seed's one-view minimum]({layout.display(frontier_path)})", ""]
     ten = all_seeds_rows(summaries, held_out)
@@ -251,11 +265,13 @@ def render(histories: dict[str, History], summaries: list[dict], held_out: list[
                   + smallest_holding_phrase(summaries, held_out), "", format_all_seeds(ten), ""]
     parts += ["## Seeds", ""]
     for s in summaries:
-        parts += [f"Seeds of `{s['name']}`, from `{s['command']}` (`{s['path']}`):", "",
+        again = f"; `{s['remake']}` re-makes them today" if s.get("remake") else ""
+        parts += [f"Seeds of `{s['name']}`, made by `{s['command']}`{again} (`{s['path']}`):", "",
                   "```", format_seeds_table(s), "```", ""]
     for s in held_out:
-        parts += [f"Held-out seeds of `{s['name']}` (seeds 6-10, run after every choice was made), from "
-                  f"`{s['command']}` (`{s['path']}`):", "", "```", format_seeds_table(s), "```", ""]
+        again = f"; `{s['remake']}` re-makes them today" if s.get("remake") else ""
+        parts += [f"Held-out seeds of `{s['name']}` (seeds 6-10, run after every choice was made), made by "
+                  f"`{s['command']}`{again} (`{s['path']}`):", "", "```", format_seeds_table(s), "```", ""]
     if bench is not None:
         where = f", on {describe_machine(bench['fingerprint'])}" if bench.get("fingerprint") else ""
         parts += ["## Speed", "", "From `make bench` (`benchmarks/speed.py`, all rows measured in one run, "

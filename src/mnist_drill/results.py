@@ -114,6 +114,15 @@ def upgrade_epochs(config: dict, epochs: list[dict]) -> list[dict]:
     return upgraded
 
 
+def machine_label(machine: dict | None) -> str:
+    """A stored run's machine in a few words, "AMD EPYC (AVX2), 2 threads [372dbcded662]"; "unrecorded" for runs
+    stored before fingerprints were (their times cannot be compared with any other)."""
+    if not machine:
+        return "unrecorded"
+    where = machine.get("gpu") if machine.get("device") == "cuda" else f"{machine.get('threads')} threads"
+    return f"{machine.get('cpu')} ({machine.get('cpu_capability')}), {where} [{machine.get('hash')}]"
+
+
 def first_consistent_epoch(history_or_accs, target: float = TARGET) -> int | None:
     """The epoch from which every later accuracy stays >= target, or None if the last one misses it.
 
@@ -190,6 +199,8 @@ def summarize_seeds(histories: list[History], target: float = TARGET, window: in
         "worst_seed": worst.seed,
         "window": window,
         "seconds_per_run_mean": sum(h.total_seconds for h in histories) / len(histories),
+        "seed_mins": [min(h.one_view[-window:]) for h in histories],  # each seed's lowest epoch in the window
+        "machines": sorted({machine_label(h.machine) for h in histories}),
         **window_stats([h.one_view for h in histories], target, window),
     }
     if all(h.five_views for h in histories):
@@ -220,12 +231,15 @@ def format_seeds_table(summary: dict) -> str:
 
 
 def steps_table(histories: dict[str, History], markdown: bool = False, summaries: dict[str, dict] | None = None) -> str:
-    """One row per step's run, in one view: parameters, best, last, first epoch held, seconds per epoch; where the step
-    has a seeds summary in `summaries` (by name), how many seeds hold in epochs 10-15 and the worst one's minimum; and,
-    for a run read in five views, its last epoch and seeds in five views, in columns of their own."""
+    """One row per step's notebook run (seed 1), in one view: parameters, best, last, first epoch held, seconds per
+    epoch and the machine that run was made on; where the step has a seeds summary in `summaries` (by name), how many
+    seeds hold in epochs 10-15, the worst one's minimum and the machine(s) the seeds were made on, so that no row
+    joins one machine's run with another's seeds unsaid; and, for a run read in five views, its last epoch and
+    seeds in five views, in a column of their own."""
     summaries = summaries or {}
-    header = ["step", "params", "best % (one view)", "last %", f"held >= {TARGET}% from", "seeds holding, ep 10-15",
-              "worst seed's min", "five views (TTA): last %, seeds holding", "s/epoch"]
+    header = ["step", "params", "notebook run: best % (one view)", "last %", f"held >= {TARGET}% from", "s/epoch",
+              "notebook run made on", "seeds holding, ep 10-15", "worst seed's min", "seeds made on",
+              "five views (TTA): last %, seeds holding"]
     rows = []
     for name, h in histories.items():
         best, best_epoch = h.best()
@@ -235,11 +249,13 @@ def steps_table(histories: dict[str, History], markdown: bool = False, summaries
         if h.five_views:
             five = f"{h.five_views[-1]:.2f}" + (f", {seeds['five_views']['seeds_holding']} of {len(seeds['seeds'])}"
                                                  if seeds and "five_views" in seeds else "")
+        machine = machine_label(h.machine)
+        seeds_machines = "; ".join(seeds.get("machines", [])) if seeds else "-"
         rows.append([name, f"{h.params:,}", f"{best:.2f} (ep {best_epoch})", f"{h.one_view[-1]:.2f}",
-                     str(first) if first else "never",
+                     str(first) if first else "never", f"{h.seconds_per_epoch:.1f}", machine,
                      f"{seeds['seeds_holding']} of {len(seeds['seeds'])}" if seeds else "-",
-                     f"{seeds['worst_seed_min_last_epochs']:.2f}" if seeds else "-", five,
-                     f"{h.seconds_per_epoch:.1f}"])
+                     f"{seeds['worst_seed_min_last_epochs']:.2f}" if seeds else "-",
+                     "the same" if seeds_machines == machine else seeds_machines, five])
     return format_table(header, rows, markdown)
 
 
