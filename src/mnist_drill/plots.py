@@ -7,14 +7,13 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 from matplotlib.ticker import FuncFormatter
 
-from .results import TARGET, History
+from .results import TARGET, WINDOW, History
 
 # --- the accuracy axis ---
 # The view every accuracy panel starts from. 98.5-99.8 would put 99.4 at 69 % of the height (top third), so the
 # range is shifted up by 0.1: 99.4 then sits at 62 %, inside the middle third the panels promise.
 ACC_RANGE = (98.6, 99.9)  # percent
 ACC_FLOOR = 98.2  # lowest bottom edge: with the top at 100, 99.4 is then exactly at 2/3 of the height
-LAST_EPOCHS = 6  # the curves of these last epochs (10-15 of 15) are kept inside the panel when possible
 _PAD = 0.05  # percent above and below a curve that the range is widened to include
 
 
@@ -34,7 +33,7 @@ def accuracy_limits(values, target: float = TARGET) -> tuple[float, float]:
     return lo, hi
 
 
-def _accuracy_panel(ax, curves, target: float = TARGET, last: int = LAST_EPOCHS):
+def _accuracy_panel(ax, curves, target: float = TARGET, last: int = WINDOW):
     """Draw `curves` (label -> (epochs, accs, plot kwargs)) on a zoomed accuracy axis with the target line.
 
     Points below the bottom edge are clipped; each is marked by a small triangle on the edge, and a note says so.
@@ -171,8 +170,8 @@ def plot_seeds(histories: list[History], title: str | None = None):
     fig, ax = plt.subplots(figsize=(9, 5))
     _accuracy_panel(ax, {f"seed {h.seed}": (h.column("epoch"), h.one_view, {}) for h in histories})
     last = max(histories[0].column("epoch"))
-    ax.axvspan(last - LAST_EPOCHS + 0.5, last + 0.5, color="green", alpha=0.06,
-               label=f"epochs {last - LAST_EPOCHS + 1}-{last}")
+    ax.axvspan(last - WINDOW + 0.5, last + 0.5, color="green", alpha=0.06,
+               label=f"epochs {last - WINDOW + 1}-{last}")
     name = histories[0].config["name"]
     ax.set_title(title or f"{name}: {histories[0].eval_name.lower()} accuracy of {len(histories)} seeds per epoch, "
                  "one view", fontsize=10)

@@ -11,6 +11,22 @@ from pathlib import Path
 from .fileio import write_json
 
 TARGET = 99.4  # test accuracy, percent, to hold in every epoch from some epoch to the last
+WINDOW = 6  # a run holds when every one of its last WINDOW epochs reads >= TARGET: epochs 10-15 of 15
+
+
+def in_window(accs: list[float]) -> list[float]:
+    """The accuracies of a run's last WINDOW epochs (epochs 10-15 of 15; all of a run of fewer epochs)."""
+    return list(accs)[-WINDOW:]
+
+
+def window_label(epochs: int = 15) -> str:
+    """"10-15" for a 15-epoch run: the epochs its window covers."""
+    return f"{max(1, epochs - WINDOW + 1)}-{epochs}"
+
+
+def holds(accs: list[float], target: float = TARGET) -> bool:
+    """Whether every epoch of the window reads >= target (a run's one-view accuracies, or any reading's)."""
+    return min(in_window(accs)) >= target
 
 
 @dataclass
@@ -158,22 +174,22 @@ def held_phrase(first: int | None, target: float = TARGET) -> str:
     return f">= {target}% held from epoch {first}" if first else f">= {target}% never held to the last epoch"
 
 
-def window_stats(runs: list[list[float]], target: float = TARGET, window: int = 6) -> dict:
-    """Over several runs' per-epoch accuracies: the first epoch every run holds from, the lowest accuracy of the last
-    `window` epochs (epochs 10-15 of 15), how many runs hold through them, and the mean of the last epoch."""
+def window_stats(runs: list[list[float]], target: float = TARGET) -> dict:
+    """Over several runs' per-epoch accuracies: the first epoch every run holds from, the lowest accuracy of the
+    window, how many runs hold through it, the mean over it, and the mean of the last epoch."""
     firsts = [first_consistent_epoch(accs, target) for accs in runs]
-    mins = [min(accs[-window:]) for accs in runs]
     return {"first_consistent_all": None if None in firsts else max(firsts),
-            "worst_seed_min_last_epochs": min(mins), "seeds_holding": sum(m >= target for m in mins),
-            "mean_last_epochs": sum(sum(a[-window:]) / window for a in runs) / len(runs),
+            "worst_seed_min_last_epochs": min(min(in_window(a)) for a in runs),
+            "seeds_holding": sum(holds(a, target) for a in runs),
+            "mean_last_epochs": sum(sum(in_window(a)) / len(in_window(a)) for a in runs) / len(runs),
             "last_epoch_mean": sum(accs[-1] for accs in runs) / len(runs)}
 
 
-def summarize_seeds(histories: list[History], target: float = TARGET, window: int = 6) -> dict:
+def summarize_seeds(histories: list[History], target: float = TARGET) -> dict:
     """Per-epoch min / mean / max over seeds in one view, the worst seed, the first epoch every seed holds; and, for
     runs read in five views, the same figures in five views under "five_views".
 
-    The worst seed is the one with the lowest one-view accuracy over the last `window` epochs (epochs 10-15 of 15).
+    The worst seed is the one with the lowest one-view accuracy over the window (epochs 10-15 of 15).
     """
     if not histories:
         raise ValueError("summarize_seeds needs at least one History")
@@ -186,7 +202,7 @@ def summarize_seeds(histories: list[History], target: float = TARGET, window: in
         per_epoch.append({"epoch": histories[0].epochs[i]["epoch"], "min": min(accs),
                           "mean": sum(accs) / len(accs), "max": max(accs)})
     firsts = [first_consistent_epoch(h, target) for h in histories]
-    worst = min(histories, key=lambda h: (min(h.one_view[-window:]), h.one_view[-1]))
+    worst = min(histories, key=lambda h: (min(in_window(h.one_view)), h.one_view[-1]))
     summary = {
         "name": histories[0].config["name"],
         "eval_name": histories[0].eval_name,
@@ -197,14 +213,14 @@ def summarize_seeds(histories: list[History], target: float = TARGET, window: in
         "per_epoch": per_epoch,
         "first_consistent_per_seed": dict(zip([str(h.seed) for h in histories], firsts, strict=True)),
         "worst_seed": worst.seed,
-        "window": window,
+        "window": WINDOW,
         "seconds_per_run_mean": sum(h.total_seconds for h in histories) / len(histories),
-        "seed_mins": [min(h.one_view[-window:]) for h in histories],  # each seed's lowest epoch in the window
+        "seed_mins": [min(in_window(h.one_view)) for h in histories],  # each seed's lowest epoch in the window
         "machines": sorted({machine_label(h.machine) for h in histories}),
-        **window_stats([h.one_view for h in histories], target, window),
+        **window_stats([h.one_view for h in histories], target),
     }
     if all(h.five_views for h in histories):
-        summary["five_views"] = window_stats([h.five_views for h in histories], target, window)
+        summary["five_views"] = window_stats([h.five_views for h in histories], target)
     return summary
 
 

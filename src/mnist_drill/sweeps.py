@@ -20,9 +20,8 @@ from .fileio import write_json
 from .parallel import Run, run_all
 from .layout import display, slug, summary_path, sweep_dir
 from .provenance import command_line
-from .results import TARGET, History, format_table
+from .results import TARGET, History, format_table, holds, in_window, window_label
 
-WINDOW = (10, 15)  # the epochs a candidate must hold the target in
 
 
 def definition(name: str, folder: Path | None = None) -> dict:
@@ -83,9 +82,9 @@ def run_sweep(name: str, seeds: list[int], folder: Path | None, *, overrides: di
             label_of[run.tag] = label
 
     def drop(run: Run, history: History) -> list[str]:
-        if not until_fail or holds(history):
+        if not until_fail or holds(readings(history)):
             return []
-        log(f"[{run.tag}] misses {TARGET} % in epochs {WINDOW[0]}-{WINDOW[1]}: no further seed of it")
+        log(f"[{run.tag}] misses {TARGET} % in epochs {window_label(len(history.epochs))}: no further seed of it")
         return [tag for tag, label in label_of.items() if label == label_of[run.tag]]
 
     done = run_all(queue, jobs, device=device, command=command_line(), log=log, drop=drop)
@@ -96,11 +95,6 @@ def run_sweep(name: str, seeds: list[int], folder: Path | None, *, overrides: di
         log(format_sweep_table(sweep_rows({k: sorted(v, key=lambda h: h.seed) for k, v in runs.items() if v})))
         return runs
     return write_table(name, folder, overrides, log=log, spec_folder=spec_folder)  # running more adds to it
-
-
-def holds(history: History, window: tuple[int, int] = WINDOW) -> bool:
-    """Whether the run reads >= the target in one view in every epoch of the window."""
-    return min(window_accs(history, window, _ranked_key([history]))) >= TARGET
 
 
 def write_table(name: str, folder: Path | None = None, overrides: dict | None = None, log=print,
@@ -133,32 +127,25 @@ def load_sweep(name: str, folder: Path | None = None, spec_folder: Path | None =
     return runs
 
 
-def window_accs(history: History, window: tuple[int, int] = WINDOW, key: str = "eval_acc") -> list[float]:
-    """The accuracies of epochs window[0]..window[1] (fewer epochs: the last ones there are): one view, or with
-    key="five_acc" five views."""
-    accs = [e[key] for e in history.epochs if window[0] <= e["epoch"] <= window[1]]
-    return accs or [history.epochs[-1][key]]
+def readings(history: History) -> list[float]:
+    """A run's one-view accuracy per epoch; five views only for a run made before the one-view count was stored."""
+    return history.one_view if all("eval_acc" in e for e in history.epochs) else history.five_views
 
 
-def _ranked_key(histories: list[History]) -> str:
-    """What a sweep table ranks: one view; five views only for runs made before the one-view count was stored."""
-    return "eval_acc" if all("eval_acc" in e for h in histories for e in h.epochs) else "five_acc"
-
-
-def sweep_rows(runs: dict[str, list[History]], window: tuple[int, int] = WINDOW) -> list[dict]:
+def sweep_rows(runs: dict[str, list[History]]) -> list[dict]:
     """One row per candidate, best first: the worst seed's one-view minimum over the window decides the order (a
     candidate read in five views before the one-view count was stored is ranked, and labelled, by five views)."""
     rows = []
     for label, histories in runs.items():
-        key = _ranked_key(histories)
-        accs = [window_accs(h, window, key) for h in histories]
+        accs = [in_window(readings(h)) for h in histories]
         mins = [min(a) for a in accs]
         means = [sum(a) / len(a) for a in accs]
-        five = key == "five_acc"
+        five = any(not all("eval_acc" in e for e in h.epochs) for h in histories)
         rows.append({"label": label, "params": histories[0].params, "seeds": [h.seed for h in histories],
                      "seconds_per_epoch": sum(h.seconds_per_epoch for h in histories) / len(histories),
                      "worst_min": min(mins), "mean": sum(means) / len(means), "reading": "five views" if five
-                     else "one view", "seeds_holding": sum(m >= TARGET for m in mins), "window": list(window)})
+                     else "one view", "seeds_holding": sum(m >= TARGET for m in mins),
+                     "window": window_label(len(histories[0].epochs))})
     return sorted(rows, key=lambda r: (-r["worst_min"], r["params"]))
 
 
@@ -166,8 +153,8 @@ def format_sweep_table(rows: list[dict]) -> str:
     """The ranking: params, s/epoch, the worst seed's min over the window, the mean, seeds holding the target."""
     if not rows:
         return "(no runs)"
-    lo, hi = rows[0]["window"]
-    header = ["candidate", "params", "s/epoch", f"worst min {lo}-{hi}", f"mean {lo}-{hi}", f"seeds >= {TARGET}"]
+    window = rows[0]["window"]
+    header = ["candidate", "params", "s/epoch", f"worst min {window}", f"mean {window}", f"seeds >= {TARGET}"]
     return format_table(header, [[r["label"] + (" [five views]" if r.get("reading") == "five views" else ""),
                                   f"{r['params']:,}", f"{r['seconds_per_epoch']:.1f}",
                                   f"{r['worst_min']:.2f}", f"{r['mean']:.2f}",

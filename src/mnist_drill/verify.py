@@ -142,8 +142,18 @@ def verify(path: str | Path, epochs: int = 2, device: str | None = "cpu", strict
     config = Config.from_dict(stored.config)
     log(f"Verifying {display(Path(path))}: {config.name}, seed {config.seed}, first {epochs} of {config.epochs} "
         f"epochs (stored at commit {stored.commit[:10] or 'unknown'})")
-    fresh = fit(config, device=device, progress=False, log=lambda line: log("  " + line), stop_after=epochs,
-                compile=stored.compiled)
+    import torch
+
+    threads = torch.get_num_threads()
+    stored_threads = (stored.machine or {}).get("threads")
+    if stored_threads and stored_threads != threads:  # a run made with --jobs took fewer threads: re-run it so
+        log(f"re-running with {stored_threads} thread(s), as the stored run was made (this process has {threads})")
+        torch.set_num_threads(stored_threads)
+    try:
+        fresh = fit(config, device=device, progress=False, log=lambda line: log("  " + line), stop_after=epochs,
+                    compile=stored.compiled)
+    finally:
+        torch.set_num_threads(threads)
     result = compare(stored, fresh, epochs, strict)
     log(f"stored on {describe_machine(stored.machine)}")
     log(f"re-run on {describe_machine(fresh.machine)}")
