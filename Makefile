@@ -8,7 +8,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/0*.ipynb))
 STEP   ?=
 SEEDS  ?= 5
 
-.PHONY: setup data run test lint notebooks seeds evidence bench report colab-check clean
+.PHONY: setup data run test check lint notebooks seeds evidence bench report colab-check clean
 
 setup: $(STAMP)
 
@@ -25,6 +25,9 @@ run: data  ## train the last step for its full 15 epochs: per-epoch log, then th
 
 lint: setup
 	$(VENV)/bin/ruff check src tests benchmarks tools notebooks
+
+check: data  ## the fast suite (under a minute): the core and the lab's logic on small data, no slow tests
+	$(PY) -m pytest tests -m "not slow" -q -p no:cacheprovider
 
 test: data lint  ## unit tests, every notebook in smoke mode under nbval, then the final step's stored run re-checked
 	MNIST_DRILL_SMOKE=1 $(PY) -m pytest tests $(NOTEBOOKS) --nbval-lax --nbval-current-env \

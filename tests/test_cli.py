@@ -75,6 +75,7 @@ def _offline(raw):
     raise OSError("network unreachable")
 
 
+@pytest.mark.slow  # trains on the full data or starts a process
 def test_prepare_summary_and_smoke_train_run(mnist_root):
     result = run_cli("prepare-data")
     assert result.returncode == 0 and "MNIST ready" in result.stdout
@@ -118,6 +119,7 @@ def snapshot(folder):
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
+@pytest.mark.slow  # trains on the full data or starts a process
 def test_off_spec_runs_never_touch_cited_results(mnist_root, tmp_path):
     results = tmp_path / "results"
     shutil.copytree(layout.RESULTS_DIR, results, ignore=shutil.ignore_patterns("runs"))
@@ -150,6 +152,7 @@ def test_seeds_1_to_5_and_6_to_10_are_cited_and_other_ranges_are_scratch(args, w
     assert [folder.relative_to(tmp_path).as_posix() for folder in calls] == [where]
 
 
+@pytest.mark.slow  # trains on the full data or starts a process
 def test_results_that_cannot_be_written_fail_before_the_first_epoch(mnist_root, tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
@@ -168,6 +171,7 @@ def test_report_names_a_truncated_result_file(tmp_path):
 
 # the "while torch loads" delays fall in numpy's and torch's imports on this machine: before those imports
 # held back SIGINT, 2 of 12 such runs ended in a traceback or an abort (exit -6 inside torch's C++ start-up)
+@pytest.mark.slow  # trains on the full data or starts a process
 @pytest.mark.parametrize("when", [0.2, 0.5, 1.0, 2.0, "during training"])
 def test_ctrl_c_ends_with_one_line_and_leaves_nothing_half_written(mnist_root, tmp_path, when):
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "MNIST_DRILL_RESULTS": str(tmp_path)}

@@ -125,6 +125,7 @@ def test_missing_and_bad_files_are_named(tmp_path):
 
 # --- commands ---
 
+@pytest.mark.slow  # trains on the full data or starts a process
 @pytest.mark.parametrize("pipeline", ["fast", "torchvision"])
 def test_a_processed_cache_with_wrong_labels_cannot_be_trained_on_trains(mnist_root, tmp_path, pipeline):
     """torchvision's MNIST class would read MNIST/processed/*.pt before the raw files: all labels 0 here."""

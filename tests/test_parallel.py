@@ -3,11 +3,14 @@
 import json
 from dataclasses import replace
 
+import pytest
+
 from mnist_drill import sweeps
 from mnist_drill.parallel import Run, run_all
 from mnist_drill.seeds import run_seeds
 
 
+@pytest.mark.slow  # trains on the full data or starts a process
 def test_two_jobs_store_every_seed_and_prefix_every_line(mnist_root, tiny_config, tmp_path, capfd):
     config = replace(tiny_config, epochs=1, train_subset=256, eval_subset=128)
     histories, summary = run_seeds(config, [1, 2], tmp_path, log=lambda *_: None, jobs=2)
@@ -29,6 +32,7 @@ def test_until_fail_starts_no_further_seed_of_a_candidate_that_missed(mnist_root
     assert any("not started: a, seed 2, a, seed 3" in line for line in lines)
 
 
+@pytest.mark.slow  # trains on the full data or starts a process
 def test_a_failing_run_stops_the_others_and_keeps_what_finished(mnist_root, tiny_config, tmp_path):
     good = Run("good", replace(tiny_config, epochs=1, train_subset=128, eval_subset=64), tmp_path / "good.json")
     bad = Run("bad", replace(good.config, arch="C8 " * 14 + "G"), tmp_path / "bad.json")  # shrinks 28 px to nothing

@@ -79,6 +79,7 @@ def test_every_run_records_its_machine_and_its_draws(mnist_root, tiny_config):
     assert a.draws["batches"] == 4 and a.draws != b.draws  # another seed draws another order and other angles
 
 
+@pytest.mark.slow  # trains on the full data or starts a process
 def test_verify_in_every_tier_and_a_tampered_run_fails_everywhere(mnist_root, tiny_config, tmp_path):
     path = tmp_path / "run.json"
     fit(replace(tiny_config, epochs=3), save_to=path, progress=False, log=lambda *_: None)
@@ -119,6 +120,7 @@ def test_verify_in_every_tier_and_a_tampered_run_fails_everywhere(mnist_root, ti
         verify(path, epochs=4)
 
 
+@pytest.mark.slow  # trains on the full data or starts a process
 def test_the_final_steps_stored_run_tampered_by_60_images_fails_here(mnist_root, tmp_path):
     """The check a reviewer makes on any machine, on the real stored run: 60 fewer test images right at epoch 1."""
     data = json.loads(layout.run_path("notebook", STEPS[LAST_STEP].name).read_text())

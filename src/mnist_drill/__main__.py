@@ -72,7 +72,8 @@ def override(text: str) -> tuple[str, object]:
     if not sep or not name:
         raise argparse.ArgumentTypeError(f"expected field=value, got {text!r}")
     if name == "seed":
-        raise argparse.ArgumentTypeError("the seed is not a --set field: use --seed N (train) or --first-seed N (seeds)")
+        raise argparse.ArgumentTypeError("the seed is not a --set field: use --seed N (train) "
+                                         "or --first-seed N (seeds, sweep)")
     if name not in _SETTABLE:
         raise argparse.ArgumentTypeError(f"unknown Config field {name!r}; fields: {', '.join(_SETTABLE)}")
     kind, raw = _FIELD_TYPES[name], raw.strip()

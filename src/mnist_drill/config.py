@@ -221,8 +221,8 @@ def average_note(config: Config) -> str:
     if w <= 1 or reached <= 0:
         return f"the weight average: decay {decay} from the first update, spanning about {1 / (1 - decay):,.0f} updates"
     if reached > updates:
-        return (f"the weight average: its decay (1 + t) / ({w:g} + t) at update t stays below the ceiling {decay} in all "
-                f"{updates:,} updates (it would reach it at update {reached:,.0f}), so it spans about the last "
+        return (f"the weight average: its decay (1 + t) / ({w:g} + t) at update t stays below the ceiling {decay} in "
+                f"all {updates:,} updates (it would reach it at update {reached:,.0f}), so it spans about the last "
                 f"1/{w - 1:g} of the updates so far: about {10 / (w - 1):.1f} epochs at epoch 10")
     return (f"the weight average: its decay (1 + t) / ({w:g} + t) at update t reaches {decay} at update "
             f"{reached:,.0f} of {updates:,} and spans about {1 / (1 - decay):,.0f} updates from there")

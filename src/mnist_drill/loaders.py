@@ -144,8 +144,8 @@ class TensorLoader:
         """The batch augmented by its draws, and the draws as drawn (in the order they were drawn)."""
         angles, shifts, scales, keep, b, c, centres, crops = draws
         params = [t for t in (angles, shifts, scales) if t is not None]
-        if crops is not None:  # pad-and-crop first, as torchvision's Pad + RandomCrop before RandomAffine: a whole-pixel
-            x = augment.affine(x, torch.zeros_like(angles), crops)  # move, which bilinear sampling makes exactly
+        if crops is not None:  # pad-and-crop first, as torchvision's Pad + RandomCrop before RandomAffine: a move by
+            x = augment.affine(x, torch.zeros_like(angles), crops)  # whole pixels, which bilinear sampling makes exact
             params.append(crops)
         if keep is not None:  # each image keeps its draws with probability augment_p, else stays as it is
             angles = torch.where(keep, angles, 0.0)
@@ -204,8 +204,8 @@ def make_loaders(config, device, generator: torch.Generator, root: Path = DATA_D
         evaluation = TensorLoader(*to_device(eval_images, eval_labels), EVAL_BATCH, mean, std)
     else:
         if config.augment_p < 1 or config.brightness or config.contrast or config.cutout or config.crop_pad:
-            raise ValueError("augment_p, brightness, contrast, cutout and crop_pad are drawn by the fast pipeline only; "
-                             "use --pipeline fast")
+            raise ValueError("augment_p, brightness, contrast, cutout and crop_pad are drawn by the fast pipeline "
+                             "only; use --pipeline fast")
         train, evaluation = _torchvision_loaders(config, device, generator, mean, std,
                                                  MnistTensors(train_images[train_idx], train_labels[train_idx]),
                                                  MnistTensors(eval_images, eval_labels))

@@ -33,8 +33,9 @@ PEER_3762 = dict(arch="P4 P4 P4 M P8 P8 P8 M P8 P8 P8 G", conv_bias=True, dropou
 # - SGD with momentum 0.98 and weight decay 5e-5, batch 128; OneCycleLR, peak 0.05, pct_start 0.05, div 10, final div
 #   100, 15 epochs. OneCycleLR's default cycle_momentum replaces the 0.98 with its own 0.95 -> 0.85 -> 0.95 cycle, so
 #   in the published run the 0.98 never acted; ours does the same (our one-cycle also cycles momentum).
-# Departures: the crop and the affine shift are drawn by our seeded CPU generator, rotation sampled bilinearly (torchvision's
-# RandomAffine uses nearest), batches cut from one seeded permutation, the test set read in batches of 250.
+# Departures: the crop and the affine shift are drawn by our seeded CPU generator, the rotation sampled bilinearly
+# (torchvision's RandomAffine uses nearest), batches cut from one seeded permutation, the test set read in batches of
+# 250.
 PEER_6260 = dict(arch="P8 P10 M P12 M P16 P16 G", conv_bias=True, dropout=0.0, block_order="bn-relu", batch_size=128,
                  lr=0.05, momentum=0.98, nesterov=False, weight_decay=5e-5, ema=0.0, scheduler="onecycle",
                  pct_start=0.05, div_factor=10.0, final_div_factor=100.0, crop_pad=2, rotation_deg=7.0, shift=0.1,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from .config import Config
 from .fileio import write_json
-from .parallel import Run, run_all
 from .layout import display, summary_path
+from .parallel import Run, run_all
 from .provenance import command_line
 from .results import History, format_seeds_table, summarize_seeds
 

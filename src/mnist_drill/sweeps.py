@@ -17,11 +17,10 @@ from pathlib import Path
 
 from .config import STEPS, Config, variant
 from .fileio import write_json
-from .parallel import Run, run_all
 from .layout import display, slug, summary_path, sweep_dir
+from .parallel import Run, run_all
 from .provenance import command_line
 from .results import TARGET, History, format_table, holds, in_window, window_label
-
 
 
 def definition(name: str, folder: Path | None = None) -> dict:
