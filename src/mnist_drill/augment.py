@@ -53,31 +53,30 @@ def rotate(images: torch.Tensor, angles_deg: torch.Tensor, mode: str = "bilinear
     return affine(images, angles_deg, mode=mode)
 
 
-def random_angles(n: int, max_deg: float, generator: torch.Generator, device="cpu") -> torch.Tensor:
+def random_angles(n: int, max_deg: float, generator: torch.Generator) -> torch.Tensor:
     """n angles drawn uniformly from [-max_deg, +max_deg] (drawn on the CPU so seeds agree across devices)."""
-    angles = (torch.rand(n, generator=generator) * 2.0 - 1.0) * max_deg
-    return angles.to(device)
+    return (torch.rand(n, generator=generator) * 2.0 - 1.0) * max_deg
 
 
-def random_shifts(n: int, max_fraction: float, size: int, generator: torch.Generator, device="cpu") -> torch.Tensor:
+def random_shifts(n: int, max_fraction: float, size: int, generator: torch.Generator) -> torch.Tensor:
     """(n, 2) whole-pixel shifts, each drawn as RandomAffine does: round(uniform(-f * size, f * size))."""
     limit = max_fraction * size
-    return torch.round((torch.rand(n, 2, generator=generator) * 2.0 - 1.0) * limit).to(device)
+    return torch.round((torch.rand(n, 2, generator=generator) * 2.0 - 1.0) * limit)
 
 
-def random_scales(n: int, max_change: float, generator: torch.Generator, device="cpu") -> torch.Tensor:
+def random_scales(n: int, max_change: float, generator: torch.Generator) -> torch.Tensor:
     """n scales drawn uniformly from [1 - max_change, 1 + max_change]."""
-    return (1.0 + (torch.rand(n, generator=generator) * 2.0 - 1.0) * max_change).to(device)
+    return (1.0 + (torch.rand(n, generator=generator) * 2.0 - 1.0) * max_change)
 
 
-def random_brightness_contrast(n: int, brightness: float, contrast: float, p: float, generator: torch.Generator,
-                               device="cpu") -> tuple[torch.Tensor, torch.Tensor]:
+def random_brightness_contrast(n: int, brightness: float, contrast: float, p: float,
+                               generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """(b, c), each (n,): b uniform in [-brightness, +brightness], c in [-contrast, +contrast], both 0 for the images
     that a draw with probability 1 - p leaves unchanged (Albumentations' RandomBrightnessContrast, drawn per image)."""
     b = (torch.rand(n, generator=generator) * 2.0 - 1.0) * brightness
     c = (torch.rand(n, generator=generator) * 2.0 - 1.0) * contrast
     on = (torch.rand(n, generator=generator) < p).to(b.dtype)
-    return (b * on).to(device), (c * on).to(device)
+    return b * on, c * on
 
 
 def brightness_contrast(images: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:

@@ -82,12 +82,8 @@ class TensorLoader:
         if not self.normalise_per_batch:  # nothing changes between epochs: normalise once
             self.images = (images - mean) / std
 
-    @property
-    def num_samples(self) -> int:
-        return len(self.labels)
-
     def __len__(self) -> int:
-        return math.ceil(self.num_samples / self.batch_size)
+        return math.ceil(len(self.labels) / self.batch_size)
 
     @property
     def draws(self) -> dict:
@@ -104,7 +100,7 @@ class TensorLoader:
 
     def __iter__(self):
         device = self.images.device
-        n = self.num_samples
+        n = len(self.labels)
         order = torch.randperm(n, generator=self.generator) if self.shuffle else None
         starts = range(0, n, self.batch_size)
         # the epoch's draws first, batch by batch in the order the generator always gave them, all on the CPU; then to
@@ -217,10 +213,6 @@ class _DeviceLoader:
 
     def __init__(self, loader, device):
         self.loader, self.device = loader, torch.device(device)
-
-    @property
-    def num_samples(self) -> int:
-        return len(self.loader.dataset)
 
     def __len__(self) -> int:
         return len(self.loader)
