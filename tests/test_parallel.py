@@ -45,3 +45,27 @@ def test_a_failing_run_stops_the_others_and_keeps_what_finished(mnist_root, tiny
         raise AssertionError("the failing run did not stop the others")
     assert any(line.startswith("bad failed: stopping") for line in lines)
     assert not (tmp_path / "bad.json").exists()
+
+
+@pytest.mark.slow  # starts three processes
+def test_ctrl_c_stops_every_run_with_one_line_and_keeps_only_finished_runs(mnist_root, tmp_path):
+    """Ctrl-C in a terminal reaches the whole process group: the runs ignore it, the parent stops them."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "MNIST_DRILL_RESULTS": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-m", "mnist_drill", "seeds", "--step", "3", "--seeds", "2", "--jobs", "2",
+                             "--set", "train_subset=1024", "--set", "eval_subset=256", "--epochs", "15"],
+                            env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    for line in proc.stdout:
+        if "EPOCH: 2" in line:
+            break
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-800:]
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err and "interrupted" in err
+    assert "interrupted: stopping 2 other run(s); 0 finished and stored" in out
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]  # no History, no summary, no temp file

@@ -81,17 +81,23 @@ def run_all(runs: list[Run], jobs: int, *, device=None, command: str = "", log=p
         log(f"{reason}: stopping {len(running)} other run(s); {len(done)} finished and stored")
         for process in list(getattr(pool, "_processes", {}).values()):
             process.terminate()
-        pool.shutdown(wait=False, cancel_futures=True)
+        pool.shutdown(wait=True, cancel_futures=True)  # joined, so that its queues and locks are released cleanly
         raise
     pool.shutdown()
     return done
 
 
 def _start_worker(threads: int) -> None:
+    import threading
+
     import torch
+    from tqdm.auto import tqdm
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops every worker
     torch.set_num_threads(threads)
+    # tqdm's default lock is a multiprocessing one, registered with the resource tracker; a worker stopped mid-run
+    # would leave it behind ("leaked semaphore objects"). A run's bars are off in a worker: a thread lock does
+    tqdm.set_lock(threading.RLock())
 
 
 def _train(run: Run, device, command: str):
