@@ -203,7 +203,7 @@ def test_write_report_rewrites_only_its_block_and_the_result_lines(tmp_path, mon
     block = report.write_report(readme, notebooks)
     text = readme.read_text()
     assert text.startswith(f"# head\n{report.START}\n") and text.endswith(f"{report.END}\ntail\n")
-    assert "old block" not in text and "In one view" in text and "| step | params |" in block
+    assert "old block" not in text and "in one view" in text and "| step | params |" in block
     assert (results / "steps.png").is_file() and (tmp_path / "RESULTS.md").read_text() == block
     readme.write_text("no markers here\n")
     with pytest.raises(report.ReportError, match="no <!-- report:start -->"):

@@ -43,10 +43,11 @@ def test_frontier_rows_are_one_per_recipe_ordered_by_params_with_their_seeds_and
 
 def test_result_line_is_built_from_the_run_and_its_seeds():
     h = History(config={"name": "x"}, seed=1, params=7568, device="cpu (2 threads)", versions={},
-                epochs=[{"epoch": i + 1, "eval_acc": a, "seconds": 5.0} for i, a in enumerate([99.3, 99.45, 99.42])])
+                epochs=[{"epoch": i + 1, "eval_acc": a, "train_acc": t, "seconds": 5.0}
+                        for i, (a, t) in enumerate([(99.3, 98.0), (99.45, 99.1), (99.42, 99.0)])])
     line = result_line(h, None)
-    assert line.startswith("**Result** (test accuracy, one view). 7,568 parameters · best 99.45 % (epoch 2) · "
-                           "last epoch 99.42 %")
+    for part in ("7,568 parameters", "best train accuracy 99.10 %", "best test 99.45 % (epoch 2)", "last epoch 99.42 %"):
+        assert part in line
     assert "held from epoch 2" in line and "5.0 s per epoch" in line and line.endswith(".")
     assert "five views" not in line
     with_seeds = result_line(h, summary("x", 7568, 99.41, 5, "python -m mnist_drill seeds --step 5 --seeds 5"))
@@ -55,7 +56,7 @@ def test_result_line_is_built_from_the_run_and_its_seeds():
     for epoch, plain in zip(h.epochs, [99.2, 99.3, 99.35], strict=True):
         epoch["five_acc"], epoch["eval_acc"] = epoch["eval_acc"], plain
     line = result_line(h, None)
-    assert "best 99.35 % (epoch 3)" in line and "never held" in line
+    assert "best test 99.35 % (epoch 3)" in line and "never held" in line
     assert "five views (test-time augmentation): last epoch 99.42 %, >= 99.4% held from epoch 2" in line
 
 
@@ -71,17 +72,14 @@ def test_levers_tables_give_each_lever_its_time_and_its_ratio_to_eager():
     assert "| eager | 57 | 266 | 1.00, 1.00 |" in text
 
 
-def test_a_machine_is_named_briefly_in_result_lines_and_fully_elsewhere():
-    from mnist_drill.provenance import describe_machine
-    from mnist_drill.report import machine_name
+def test_a_machine_is_named_with_its_threads_and_fingerprint_and_old_runs_say_unrecorded():
+    from mnist_drill.results import machine_label
 
     machine = {"cpu": "AMD EPYC", "cpu_capability": "AVX2", "threads": 2, "device": "cpu", "torch": "2.14.1",
                "hash": "372dbcded662"}
-    history = History(config={}, seed=1, params=1, device="cpu (2 threads)", versions={}, machine=machine)
-    assert machine_name(history) == "AMD EPYC (AVX2), 2 CPU threads"
-    assert describe_machine(machine) == "AMD EPYC (AVX2, 2 threads), CPU, torch 2.14.1 [372dbcded662]"
-    old = History(config={}, seed=1, params=1, device="cpu (2 threads)", versions={})  # stored before fingerprints
-    assert machine_name(old) == "cpu (2 threads)"
+    assert machine_label(machine) == "AMD EPYC (AVX2), 2 threads [372dbcded662]"
+    assert machine_label({**machine, "threads": 1}) != machine_label(machine)  # a --jobs run's time is not comparable
+    assert machine_label(None) == "unrecorded"
 
 
 def test_the_headline_names_the_smallest_recipe_that_holds_on_all_ten_seeds_or_the_closest():
