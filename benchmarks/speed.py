@@ -40,7 +40,7 @@ def timed_fit(config, device, label):
     return {"label": label, "step": config.name, "pipeline": config.pipeline, "epochs": config.epochs,
             "batch_size": config.batch_size, "num_workers": config.num_workers if config.pipeline != "fast" else 0,
             "params": history.params, "wall_seconds": wall, "seconds_per_epoch": wall / config.epochs,
-            "eval_acc": history.eval_acc, "first_consistent_epoch": first_consistent_epoch(history)}
+            "eval_acc": history.one_view, "first_consistent_epoch": first_consistent_epoch(history)}
 
 
 def main(argv=None) -> int:
