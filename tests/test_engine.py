@@ -223,26 +223,13 @@ def test_lr_column_under_step_lr_drops_tenfold_after_each_step_size(mnist_root, 
     assert history.column("lr") == pytest.approx([0.05] * 3 + [0.005] * 3 + [0.0005] * 2)
 
 
-def test_one_cycle_rises_then_falls_to_lr_over_both_factors_and_cycles_momentum(mnist_root, tiny_config):
+def test_one_cycle_follows_the_config_peak_warm_up_and_factors(mnist_root, tiny_config):
+    """Our part of one-cycle: the config's peak, warm-up and factors reach torch's OneCycleLR (whose curve is torch's
+    to test), and the History records the LR each epoch starts with."""
     config = replace(tiny_config, epochs=6, scheduler="onecycle", lr=0.2, pct_start=0.3, train_subset=256)
-    model = torch.nn.Linear(1, 1)
-    optimizer, scheduler, per_batch = make_optimizer(model, config, steps_per_epoch=10)
-    lrs, momenta = [], []
-    for step in range(60):
-        lrs.append(optimizer.param_groups[0]["lr"])
-        momenta.append(optimizer.param_groups[0]["momentum"])
-        optimizer.step()
-        if step < 59:  # 60 steps in all: the last LR is the one the 60th step runs with
-            scheduler.step()
-    peak = lrs.index(max(lrs))
-    assert per_batch and lrs[0] == pytest.approx(0.2 / config.div_factor) and max(lrs) == pytest.approx(0.2)
-    assert 15 <= peak <= 19  # the warm-up takes pct_start of the 60 steps
-    assert all(a <= b for a, b in zip(lrs[:peak], lrs[1:peak + 1], strict=True))
-    assert all(a >= b for a, b in zip(lrs[peak:], lrs[peak + 1:], strict=False))
-    assert lrs[-1] == pytest.approx(0.2 / config.div_factor / config.final_div_factor)
-    # momentum is cycled against the LR: 0.95 at the start and the end, 0.85 at the peak
-    assert momenta[0] == pytest.approx(0.95) and momenta[peak] == pytest.approx(0.85)
-    assert momenta[-1] == pytest.approx(0.95)
+    _, scheduler, per_batch = make_optimizer(torch.nn.Linear(1, 1), config, steps_per_epoch=10)
+    assert per_batch and scheduler.total_steps == 60
+    assert scheduler._schedule_phases[0]["end_step"] == pytest.approx(0.3 * 60 - 1)
     history = fit(config, progress=False, log=lambda *_: None)
     lr = history.column("lr")  # the LR at the start of each epoch: up during the warm-up, then down
     top = lr.index(max(lr))

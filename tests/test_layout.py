@@ -46,11 +46,3 @@ def test_bad_identities_are_refused(args, message):
         run_path(*args)
     with pytest.raises(ValueError, match="sweep's name"):
         run_path("sweep", "a", seed=1)
-
-
-def test_results_dir_is_named_in_this_module_only():
-    import pathlib
-
-    src = pathlib.Path(layout.__file__).parent
-    holders = sorted(p.name for p in src.glob("*.py") if "RESULTS_DIR" in p.read_text())
-    assert holders == ["layout.py"]

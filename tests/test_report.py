@@ -46,7 +46,8 @@ def test_result_line_is_built_from_the_run_and_its_seeds():
                 epochs=[{"epoch": i + 1, "eval_acc": a, "train_acc": t, "seconds": 5.0}
                         for i, (a, t) in enumerate([(99.3, 98.0), (99.45, 99.1), (99.42, 99.0)])])
     line = result_line(h, None)
-    for part in ("7,568 parameters", "best train accuracy 99.10 %", "best test 99.45 % (epoch 2)", "last epoch 99.42 %"):
+    for part in ("7,568 parameters", "best train accuracy 99.10 %", "best test 99.45 % (epoch 2)",
+                 "last epoch 99.42 %"):
         assert part in line
     assert "held from epoch 2" in line and "5.0 s per epoch" in line and line.endswith(".")
     assert "five views" not in line
