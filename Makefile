@@ -58,6 +58,7 @@ bench: data  ## speed: fast pipeline vs the classic torchvision DataLoader, side
 	$(PY) benchmarks/average.py
 	$(PY) benchmarks/levers.py  # each speed lever on its own: results/benchmark_levers.json
 	$(PY) benchmarks/jobs.py  # --jobs 2 against --jobs 1: results/benchmark_jobs.json
+	$(PY) benchmarks/frontier.py  # every frontier recipe's seconds per run on this machine
 
 report: setup
 	$(PY) -m mnist_drill report

@@ -124,9 +124,14 @@ def recipe_macs(name: str) -> int | None:
     return count_macs(build_model(config)) if config else None
 
 
-def format_frontier(rows: list[dict]) -> str:
+def format_frontier(rows: list[dict], speed: dict | None = None) -> str:
+    """The frontier table; with `speed` (benchmarks/frontier.py's file), a column of seconds per run of every recipe
+    measured on that one machine, beside the stored runs' own seconds and machines."""
     header = ["recipe", "params", "multiply-adds per image", "seeds holding (one view)", "worst seed's min, ep 10-15",
-              "mean, ep 10-15", "five views (TTA): holding, worst min", "s per run", "measured on"]
+              "mean, ep 10-15", "five views (TTA): holding, worst min", "s per run (stored runs)", "measured on"]
+    one_machine = {r["name"]: r["seconds_per_run"] for r in speed["rows"]} if speed else {}
+    if speed:
+        header.append(f"s per run, all on {machine_label(speed['machine'])}")
     table = []
     for r in rows:
         five = "-"
@@ -135,7 +140,8 @@ def format_frontier(rows: list[dict]) -> str:
         table.append([f"`{r['label']}`" + (f" (peer: {r['peer']})" if r["peer"] else ""), f"{r['params']:,}",
                       f"{r['macs']:,}" if r["macs"] else "-", f"{r['holding']} of {r['seeds']}",
                       f"{r['worst_min']:.2f} %", f"{r['mean']:.2f} %", five, f"{r['seconds']:.0f}",
-                      "; ".join(r["machines"])])
+                      "; ".join(r["machines"])]
+                     + ([f"{one_machine[r['label']]:.0f}" if r["label"] in one_machine else "-"] if speed else []))
     return format_table(header, table, markdown=True)
 
 
@@ -243,6 +249,8 @@ def render(histories: dict[str, History], summaries: list[dict], held_out: list[
     bench = _load_json(bench_path, "make bench") if bench_path.is_file() else None
     levers_path = layout.benchmark_path("benchmark_levers")
     levers = _load_json(levers_path, "make bench") if levers_path.is_file() else None
+    speed_path = layout.benchmark_path("benchmark_frontier")
+    speed = _load_json(speed_path, "python benchmarks/frontier.py") if speed_path.is_file() else None
     jobs_path = layout.benchmark_path("benchmark_jobs")
     jobs = _load_json(jobs_path, "python benchmarks/jobs.py") if jobs_path.is_file() else None
     by_name = {s["name"]: s for s in summaries}
@@ -270,7 +278,11 @@ def render(histories: dict[str, History], summaries: list[dict], held_out: list[
                   "machine(s) named beside them: compare them only between rows measured on the same machine (the "
                   "fingerprint in brackets; threads included, since runs made side by side with `--jobs` take one "
                   "thread each). Recipes that went to the test set and are no longer stored are listed in "
-                  "[EXPERIMENTS.md](EXPERIMENTS.md).", "", format_frontier(rows), "",
+                  "[EXPERIMENTS.md](EXPERIMENTS.md)."
+                  + (f" The last column times every recipe on one machine (`python benchmarks/frontier.py`, in `make "
+                     f"bench`, at `{speed['commit'][:7]}`): {speed['batches']} timed training batches and one reading "
+                     "of the test set each, scaled to a run, the median of "
+                     f"{speed['rounds']} rounds." if speed else ""), "", format_frontier(rows, speed), "",
                   f"![params against the worst seed's one-view minimum]({layout.display(frontier_path)})", ""]
     ten = all_seeds_rows(summaries, held_out)
     if ten:
