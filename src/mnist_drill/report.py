@@ -265,7 +265,7 @@ def render(histories: dict[str, History], summaries: list[dict], held_out: list[
     fig = plot_compare(histories, spread={name: s for name, s in by_name.items() if name in histories})
     plot_path = save_figure(fig, layout.figure_path("steps"))
     plt.close(fig)
-    parts += [f"![test accuracy per epoch, all steps, one view solid, five views dashed, the seeds' spread shaded]"
+    parts += [f"![test accuracy per epoch of every step, one view: its notebook run as a line, its seeds' range shaded]"
               f"({layout.display(plot_path)})", ""]
     if summaries:
         rows = frontier_rows(summaries, held_out)
