@@ -35,7 +35,7 @@ test: data lint  ## unit tests, every notebook in smoke mode under nbval, then t
 	$(PY) tools/colab_check.py
 	$(PY) -m mnist_drill verify --epochs 2  # the last step's stored run: exact on its machine, within measured bands elsewhere
 
-notebooks: data  ## re-execute all five notebooks in full, rewriting their outputs and results/
+notebooks: data  ## re-execute the notebooks in full (NOTEBOOKS="notebooks/01_bn_gap.ipynb ..." for some), rewriting their outputs and results/
 	for nb in $(NOTEBOOKS); do \
 		MNIST_DRILL_CITE=1 MNIST_DRILL_TEXT_PROGRESS=1 $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
 			--ExecutePreprocessor.timeout=-1 $$nb || exit 1; \
