@@ -42,15 +42,15 @@ notebooks: data  ## re-execute the notebooks in full (NOTEBOOKS="notebooks/01_bn
 	done
 	$(PY) -m mnist_drill report
 
-seeds: data  ## every seed of one step (default: the last), summary in results/seeds/
+seeds: data  ## every seed of one step (default: the last), side by side (one per core), summary in results/seeds/
 	$(PY) -m mnist_drill seeds --seeds $(SEEDS) $(if $(STEP),--step $(STEP))
 
-evidence: data  ## every cited test-set run, one after another (hours on a 2-core CPU): seeds, notebooks, benchmarks
+evidence: data  ## every cited test-set run, one after another with all threads, as they were made (hours on a 2-core CPU)
 	for step in $$($(PY) -c "from mnist_drill.config import STEPS; print(*STEPS)"); do \
-		$(PY) -m mnist_drill seeds --step $$step --seeds 5 --no-progress || exit 1; \
+		$(PY) -m mnist_drill seeds --step $$step --seeds 5 --jobs 1 || exit 1; \
 	done
 	$(PY) -c "from mnist_drill.config import LAST_STEP, VARIANTS; print(*VARIANTS.get(LAST_STEP, {}))" | tr ' ' '\n' | \
-		while read -r name; do $(PY) -m mnist_drill seeds --variant "$$name" --seeds 5 --no-progress || exit 1; done
+		while read -r name; do $(PY) -m mnist_drill seeds --variant "$$name" --seeds 5 --jobs 1 || exit 1; done
 	$(MAKE) notebooks bench
 
 bench: data  ## speed: fast pipeline vs the classic torchvision DataLoader, side by side

@@ -17,6 +17,7 @@ import time
 import torch
 import torch.nn.functional as F
 
+from mnist_drill.averaging import weight_average
 from mnist_drill.engine import make_optimizer, set_seed
 from mnist_drill.evaluation import evaluate
 from mnist_drill.fileio import write_json
@@ -33,6 +34,9 @@ def time_recipe(config, batches: int, warm_up: int) -> tuple[float, float, int]:
     loaders = make_loaders(config, "cpu", generator)
     model = build_model(config)
     optimizer, scheduler, per_batch = make_optimizer(model, config, len(loaders.train))
+    average = weight_average(model, config.ema, config.ema_warmup) if config.ema else None  # its update is a cost too
+    if warm_up + batches > len(loaders.train):
+        raise SystemExit(f"--warm-up + --batches is more than an epoch's {len(loaders.train)} batches of {config.name}")
     model.train()
     batch_iter = iter(loaders.train)
     for number in range(warm_up + batches):
@@ -44,9 +48,11 @@ def time_recipe(config, batches: int, warm_up: int) -> tuple[float, float, int]:
         optimizer.step()
         if per_batch:
             scheduler.step()
+        if average is not None:
+            average.update_parameters(model)
     per_batch_seconds = (time.perf_counter() - start) / batches
     start = time.perf_counter()
-    evaluate(model, loaders.eval, config.tta_shift, -loaders.mean / loaders.std)
+    evaluate(average.module if average else model, loaders.eval, config.tta_shift, -loaders.mean / loaders.std)
     return per_batch_seconds, time.perf_counter() - start, len(loaders.train)
 
 

@@ -112,7 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "the run is stored as a scratch run")
         p.add_argument("--device", type=device_name, default="auto", help="auto (cuda, mps, cpu), cpu, cuda, mps")
         p.add_argument("--smoke", action="store_true", help="1 epoch on 2k images: checks the set-up, saves nothing")
-        p.add_argument("--no-progress", action="store_true", help="no tqdm bars (the epoch lines stay)")
+        p.add_argument("--no-progress", action="store_true",
+                       help="no tqdm bars (the epoch lines stay; seeds and sweep runs never show bars)")
 
     def jobs(p):
         p.add_argument("--jobs", type=positive_int,

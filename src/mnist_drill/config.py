@@ -65,8 +65,8 @@ class Config:
     # mean of the weights (and BatchNorm statistics) after every batch since that epoch began
     swa_from: int = 0
     # test-time augmentation (0 = off): each evaluation image is also read shifted by this many pixels up, down, left
-    # and right, and the five views' probabilities are averaged; the one-view reading is recorded beside it. Training
-    # is untouched
+    # and right, and the five views' probabilities are averaged; recorded (five_*) beside the one-view reading (eval_*),
+    # which stays the test accuracy. Training is untouched
     tta_shift: int = 0
     seed: int = 1
 

@@ -1,9 +1,9 @@
 """Several runs at once: each in its own process with cores / jobs threads, the epoch lines prefixed with the run.
 
-On a 2-core CPU two one-thread processes train about 1.5 times the images per second of one two-thread process
-(the README's `--jobs` measurement), where two two-thread processes thrash. Each run saves its own History (atomically,
-to its own path), so runs side by side never write the same file. A run that fails, or a Ctrl-C, stops the others;
-the runs already finished stay stored.
+On a 2-core CPU two one-thread processes train more images per second than one two-thread process
+(`benchmarks/jobs.py` measures it; RESULTS.md shows the result), where two two-thread processes thrash. Each run
+saves its own History (atomically, to its own path), so runs side by side never write the same file. A run that
+fails, or a Ctrl-C, stops the others; the runs already finished stay stored.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ def default_jobs(device: str | None = None) -> int:
 
 def run_all(runs: list[Run], jobs: int, *, device=None, command: str = "", log=print,
             drop: Callable[[Run, object], list[str]] | None = None) -> dict[str, object]:
-    """Train every run, `jobs` at a time, and return their Histories by tag (without models), in the order they ran.
+    """Train every run, `jobs` at a time, and return their Histories by tag (without models), in the order they
+    finished.
 
     drop: called with each finished run and its History; the tags it returns are taken off the queue (not started).
     One job runs in this process, as before; several run in fresh processes with cores // jobs threads each.
@@ -55,6 +56,7 @@ def run_all(runs: list[Run], jobs: int, *, device=None, command: str = "", log=p
             if skipped:
                 log(f"[{run.tag}] not started: {', '.join(skipped)}")
 
+    jobs = min(jobs, len(pending))  # never more processes than runs: the spare cores go to the runs' threads
     if jobs <= 1:
         while pending:
             run = pending.pop(0)

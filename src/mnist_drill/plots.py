@@ -7,7 +7,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 from matplotlib.ticker import FuncFormatter
 
-from .results import TARGET, WINDOW, History
+from .results import TARGET, WINDOW, History, window_label
 
 # --- the accuracy axis ---
 # The view every accuracy panel starts from. 98.5-99.8 would put 99.4 at 69 % of the height (top third), so the
@@ -170,8 +170,8 @@ def plot_seeds(histories: list[History], title: str | None = None):
     fig, ax = plt.subplots(figsize=(9, 5))
     _accuracy_panel(ax, {f"seed {h.seed}": (h.column("epoch"), h.one_view, {}) for h in histories})
     last = max(histories[0].column("epoch"))
-    ax.axvspan(last - WINDOW + 0.5, last + 0.5, color="green", alpha=0.06,
-               label=f"epochs {last - WINDOW + 1}-{last}")
+    ax.axvspan(max(0.5, last - WINDOW + 0.5), last + 0.5, color="green", alpha=0.06,
+               label=f"epochs {window_label(last)}")
     name = histories[0].config["name"]
     ax.set_title(title or f"{name}: {histories[0].eval_name.lower()} accuracy of {len(histories)} seeds per epoch, "
                  "one view", fontsize=10)

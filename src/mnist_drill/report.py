@@ -104,9 +104,10 @@ def frontier_rows(summaries: list[dict], held_out: list[dict] | None = None) -> 
     """One row per recipe: its seeds 1-5 and held-out seeds 6-10 together (combined), with its multiply-adds per image,
     each seed's one-view minimum over epochs 10-15, the seconds per run and the machines they were measured on."""
     later = {s["name"]: s for s in held_out or []}
+    first = {s["name"] for s in summaries}
     rows = []
-    for s in summaries:
-        parts = [s] + ([later[s["name"]]] if s["name"] in later else [])
+    for s in summaries + [s for s in held_out or [] if s["name"] not in first]:  # seeds 6-10 alone: their own row
+        parts = [s] + ([later[s["name"]]] if s["name"] in later and s is not later[s["name"]] else [])
         row = combined(parts)
         row.update(label=s["name"], macs=recipe_macs(s["name"]), peer=s.get("peer"), command=s["command"],
                    seed_mins=[m for x in parts for m in x.get("seed_mins", [x["worst_seed_min_last_epochs"]])],
@@ -163,7 +164,7 @@ def headline(histories: dict[str, History], summaries: list[dict], held_out: lis
     if c["five_holding"] is not None:
         sentences.append(f"Read in five views, it holds on {c['five_holding']} of {c['seeds']} (lowest "
                          f"{c['five_worst_min']:.2f} %).")
-    made = f"Seeds 1-5 were made by `{rows[0]['command']}`"
+    made = f"Seeds {'6-10' if rows[0].get('held_out') else '1-5'} were made by `{rows[0]['command']}`"
     sentences.append(made + (f"; `{rows[0]['remake']}` re-makes them today." if rows[0].get("remake") else "."))
     if len(rows) > 1:
         sentences.append("Seeds 6-10 add `--first-seed 6`.")

@@ -233,7 +233,7 @@ def format_seeds_table(summary: dict) -> str:
         lines.append(f"{row['epoch']:>5} {row['min']:>7.2f} {row['mean']:>7.2f} {row['max']:>7.2f}{mark}")
     first = summary["first_consistent_all"]
     lines.append(f"one view: {summary['seeds_holding']} of {len(summary['seeds'])} seeds hold >= {summary['target']}% "
-                 f"in every one of the last {summary['window']} epochs (lowest "
+                 f"in every one of epochs {window_label(len(summary['per_epoch']))} (lowest "
                  f"{summary['worst_seed_min_last_epochs']:.2f}%, seed {summary['worst_seed']}); "
                  f"every seed from epoch: {first if first else 'never'}; "
                  f"mean of the last epoch {summary['last_epoch_mean']:.2f}%")

@@ -11,13 +11,14 @@ the machine allows. The verdict names the tier it applied:
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import Config
 from .layout import display
 from .legacy import without_removed
-from .provenance import describe_machine, fingerprint_hash
+from .provenance import describe_machine, fingerprint_hash, machine_fingerprint
 from .results import History, format_table
 
 COMPARED = ("lr", "train_loss", "train_acc", "eval_loss", "eval_acc", "eval_correct", "eval_total", "five_correct")
@@ -146,7 +147,10 @@ def verify(path: str | Path, epochs: int = 2, device: str | None = "cpu", strict
 
     threads = torch.get_num_threads()
     stored_threads = (stored.machine or {}).get("threads")
-    if stored_threads and stored_threads != threads:  # a run made with --jobs took fewer threads: re-run it so
+    here = machine_fingerprint(device)
+    if (stored_threads and stored_threads != threads and stored_threads <= (os.cpu_count() or 1)
+            and {**stored.machine, "threads": threads, "hash": ""} == {**here, "hash": ""}):
+        # this machine but another thread count (a run made with --jobs took fewer): re-run it as it was made
         log(f"re-running with {stored_threads} thread(s), as the stored run was made (this process has {threads})")
         torch.set_num_threads(stored_threads)
     try:
@@ -165,7 +169,8 @@ def verify(path: str | Path, epochs: int = 2, device: str | None = "cpu", strict
             log("  " + line)
         return False
     if result.tier == "same machine":
-        log(f"IDENTICAL: the first {epochs} epochs reproduce exactly ({len(COMPARED)} numbers per epoch)")
+        compared = sorted({k for e in stored.epochs[:epochs] for k in COMPARED if k in e})
+        log(f"IDENTICAL: the first {epochs} epochs reproduce exactly ({len(compared)} numbers per epoch)")
     else:
         log(f"CONSISTENT (another machine): the portable numbers are exact, and {len(result.moved)} number(s) moved "
             "within the bands measured across machines (verify.TOLERANCE); --strict demands exact numbers")
