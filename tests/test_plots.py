@@ -78,7 +78,7 @@ def test_early_epochs_are_clipped_not_stretched():
     fig = plot_history(make(1, RUNS["early epochs far below"]))
     ax = fig.axes[0]
     assert ax.get_ylim()[0] > 98  # epoch 1 at 80 % does not pull the axis down
-    assert "lowest 79.70 % at epoch 1" in ax.get_xlabel()  # the train curve of epoch 1
+    assert "lowest 79.70 %, epoch 1" in ax.get_xlabel()  # the train curve of epoch 1
 
 
 def test_plot_compare_and_plot_seeds_keep_the_target_in_the_middle_third():

@@ -52,7 +52,7 @@ def _accuracy_panel(ax, curves, target: float = TARGET, last: int = WINDOW):
     label = "epoch"
     if clipped:  # said under the axis, where it covers no data
         e, a = min(clipped, key=lambda p: p[1])
-        label += f"\n▼ on the bottom edge: {len(clipped)} point(s) below {lo:.1f} % (lowest {a:.2f} % at epoch {e})"
+        label += f"\n▼ {len(clipped)} point(s) below {lo:.1f} % (lowest {a:.2f} %, epoch {e})"
     ax.set_xlabel(label)
     ax.set_ylabel("accuracy (%)")
     ax.grid(alpha=0.3)
@@ -66,11 +66,12 @@ def _target_line(ax, target: float = TARGET):
 
 
 # --- one run ---
-def plot_history(history: History, title: str | None = None):
-    """Accuracy (zoomed on the target) and loss, train and evaluation, and the LR, per epoch."""
+def plot_history(history: History, title: str | None = None, size: tuple[float, float] = (15, 4.2)):
+    """Accuracy (zoomed on the target) and loss, train and evaluation, and the LR, per epoch; one legend for the
+    panels, under them. Give the size here, not afterwards: the layout is fitted to it."""
     epochs = history.column("epoch")
     eval_name = history.eval_name.lower()
-    fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
+    fig, axes = plt.subplots(1, 3, figsize=size)
     ax = axes[0]
     curves = {"train": (epochs, history.column("train_acc"), {}),
               f"{eval_name}, one view": (epochs, history.one_view, {})}
@@ -79,7 +80,6 @@ def plot_history(history: History, title: str | None = None):
                                                                        {"ls": "--", "marker": "s", "ms": 3})
     _accuracy_panel(ax, curves)
     ax.set_title("accuracy (%)")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=8, frameon=False)  # under the axes
     ax = axes[1]
     ax.plot(epochs, history.column("train_loss"), "o-", label="train")
     if all("eval_loss" in e for e in history.epochs):
@@ -87,14 +87,15 @@ def plot_history(history: History, title: str | None = None):
     else:  # stored before the one-view loss of a five-view run was recorded
         ax.plot(epochs, history.column("five_loss"), "s--", label=f"{eval_name}, five views")
     ax.set(title="loss", xlabel="epoch", yscale="log")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=8, frameon=False)
     ax = axes[2]
     ax.plot(epochs, history.column("lr"), "o-")
-    ax.set(title="learning rate (at the start of each epoch)", xlabel="epoch", yscale="log")
+    ax.set(title="learning rate (epoch start)", xlabel="epoch", yscale="log")
     for ax in axes[1:]:
         ax.grid(alpha=0.3)
     fig.suptitle(title or f"{history.config['name']} ({history.params:,} params, seed {history.seed})")
-    fig.tight_layout()
+    handles, labels = axes[0].get_legend_handles_labels()  # the loss panel's curves have the same colours and names
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))  # the legend's row stays clear of the axes and their labels
     return fig
 
 
