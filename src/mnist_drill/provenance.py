@@ -96,15 +96,12 @@ def fingerprint_hash(machine: dict) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
-def describe_machine(machine: dict | None, brief: bool = False) -> str:
-    """One line a reader can use: "AMD EPYC (AVX2, 2 threads), CPU, torch 2.14.1 [hash]"; old runs have none.
-    brief: the processor alone, "AMD EPYC (AVX2), 2 CPU threads" or "AMD EPYC (AVX2), NVIDIA H200"."""
+def describe_machine(machine: dict | None) -> str:
+    """One line a reader can use: "AMD EPYC (AVX2, 2 threads), CPU, torch 2.14.1 [hash]"; old runs have none. (Tables
+    name a machine shorter, with results.machine_label.)"""
     if not machine:
         return "an unknown machine (no fingerprint: stored before fingerprints were recorded)"
     cuda = machine.get("device") == "cuda"
-    if brief:
-        where = machine.get("gpu") if cuda else f"{machine.get('threads')} CPU threads"
-        return f"{machine.get('cpu')} ({machine.get('cpu_capability')}), {where}"
     where = f"{machine.get('gpu')}, CUDA {machine.get('cuda')}" if cuda else "CPU"
     return (f"{machine.get('cpu', '?')} ({machine.get('cpu_capability', '?')}, {machine.get('threads', '?')} threads), "
             f"{where}, torch {machine.get('torch', '?')} [{machine.get('hash', '?')}]")

@@ -105,11 +105,12 @@ def frontier_rows(summaries: list[dict], held_out: list[dict] | None = None) -> 
     each seed's one-view minimum over epochs 10-15, the seconds per run and the machines they were measured on."""
     later = {s["name"]: s for s in held_out or []}
     first = {s["name"] for s in summaries}
+    configs = {c.name: c for _, _, c in cited_seed_configs()}  # once, not per row
     rows = []
     for s in summaries + [s for s in held_out or [] if s["name"] not in first]:  # seeds 6-10 alone: their own row
         parts = [s] + ([later[s["name"]]] if s["name"] in later and s is not later[s["name"]] else [])
         row = combined(parts)
-        row.update(label=s["name"], macs=recipe_macs(s["name"]), peer=s.get("peer"), command=s["command"],
+        row.update(label=s["name"], macs=recipe_macs(configs.get(s["name"])), peer=s.get("peer"), command=s["command"],
                    seed_mins=[m for x in parts for m in x.get("seed_mins", [x["worst_seed_min_last_epochs"]])],
                    holds=row["holding"] == row["seeds"], machines=sorted({m for x in parts for m in x["machines"]}),
                    seconds=sum(x["seconds_per_run_mean"] * len(x["seeds"]) for x in parts) / row["seeds"])
@@ -117,11 +118,10 @@ def frontier_rows(summaries: list[dict], held_out: list[dict] | None = None) -> 
     return sorted(rows, key=lambda r: (r["params"], r["label"]))
 
 
-def recipe_macs(name: str) -> int | None:
-    """Multiply-adds per image of the step or variant called `name` (None for a recipe no longer defined)."""
+def recipe_macs(config) -> int | None:
+    """Multiply-adds per image of a recipe's config (None for a recipe no longer defined)."""
     from .models import build_model, count_macs
 
-    config = next((c for _, _, c in cited_seed_configs() if c.name == name), None)
     return count_macs(build_model(config)) if config else None
 
 
