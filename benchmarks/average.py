@@ -19,8 +19,8 @@ import torch
 from mnist_drill import engine
 from mnist_drill.config import LAST_STEP, STEPS
 from mnist_drill.fileio import write_json
-from mnist_drill.layout import benchmark_path, display
-from mnist_drill.provenance import provenance
+from mnist_drill.lab.layout import benchmark_path, display
+from mnist_drill.lab.provenance import provenance
 
 
 class HandWrittenAverage:

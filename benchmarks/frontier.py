@@ -17,15 +17,15 @@ import time
 import torch
 import torch.nn.functional as F
 
-from mnist_drill.averaging import weight_average
-from mnist_drill.engine import make_optimizer, set_seed
-from mnist_drill.evaluation import evaluate
+from mnist_drill.train import weight_average
+from mnist_drill.train import make_optimizer, set_seed
+from mnist_drill.train import evaluate
 from mnist_drill.fileio import write_json
-from mnist_drill.layout import benchmark_path, display, seeds_dir, summary_path
-from mnist_drill.loaders import make_loaders
+from mnist_drill.lab.layout import benchmark_path, display, seeds_dir, summary_path
+from mnist_drill.data import make_loaders
 from mnist_drill.models import build_model
-from mnist_drill.provenance import machine_fingerprint, provenance
-from mnist_drill.report import cited_seed_configs
+from mnist_drill.lab.provenance import machine_fingerprint, provenance
+from mnist_drill.lab.report import cited_seed_configs
 
 
 def time_recipe(config, batches: int, warm_up: int) -> tuple[float, float, int]:

@@ -18,9 +18,9 @@ import torch
 
 from mnist_drill.config import FINAL
 from mnist_drill.fileio import write_json
-from mnist_drill.layout import benchmark_path, display
-from mnist_drill.parallel import Run, run_all
-from mnist_drill.provenance import machine_fingerprint, provenance
+from mnist_drill.lab.layout import benchmark_path, display
+from mnist_drill.lab.parallel import Run, run_all
+from mnist_drill.lab.provenance import machine_fingerprint, provenance
 
 
 def timed(runs: list[Run], jobs: int) -> float:

@@ -62,11 +62,11 @@ def measure(lever: str, steps: int) -> dict:
     import torch
     import torch.nn.functional as F
 
-    from mnist_drill.averaging import weight_average
+    from mnist_drill.train import weight_average
     from mnist_drill.config import FINAL
-    from mnist_drill.engine import make_optimizer, set_seed
-    from mnist_drill.evaluation import average_views, view_log_probs
-    from mnist_drill.loaders import make_loaders
+    from mnist_drill.train import make_optimizer, set_seed
+    from mnist_drill.train import average_views, view_log_probs
+    from mnist_drill.data import make_loaders
     from mnist_drill.models import build_model
 
     config = FINAL
@@ -144,10 +144,10 @@ def main(argv=None) -> int:
 
     from mnist_drill.config import FINAL
     from mnist_drill.fileio import write_json
-    from mnist_drill.layout import benchmark_path, display
-    from mnist_drill.loaders import make_loaders
-    from mnist_drill.provenance import machine_fingerprint, provenance
-    from mnist_drill.results import format_table
+    from mnist_drill.lab.layout import benchmark_path, display
+    from mnist_drill.data import make_loaders
+    from mnist_drill.lab.provenance import machine_fingerprint, provenance
+    from mnist_drill.lab.results import format_table
 
     steps_per_epoch = len(make_loaders(FINAL, torch.device("cpu"), torch.Generator().manual_seed(1)).train)
     runs = {lever: [] for lever in (*TRAINING, *EVALUATION)}

@@ -24,11 +24,11 @@ import torch
 
 from mnist_drill.config import LAST_STEP, STEP_3, STEPS, variant
 from mnist_drill.devices import pick_device
-from mnist_drill.engine import fit
+from mnist_drill.train import fit
 from mnist_drill.fileio import write_json
-from mnist_drill.layout import benchmark_path, display
-from mnist_drill.provenance import machine_fingerprint, provenance
-from mnist_drill.results import first_consistent_epoch
+from mnist_drill.lab.layout import benchmark_path, display
+from mnist_drill.lab.provenance import machine_fingerprint, provenance
+from mnist_drill.lab.results import first_consistent_epoch
 
 
 def timed_fit(config, device, label):

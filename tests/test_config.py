@@ -64,7 +64,7 @@ def test_dict_round_trip_and_unknown_fields():
 
 
 def test_a_stored_config_with_a_removed_option_loads_when_off_and_names_the_commit_when_on():
-    from mnist_drill.legacy import LAST_WITH_REMOVED, REMOVED, RemovedOption
+    from mnist_drill.lab.recipes import LAST_WITH_REMOVED, REMOVED, RemovedOption
 
     old = {**STEP_5.to_dict(), **REMOVED}  # a run stored while the options existed, each left off
     assert Config.from_dict(old) == STEP_5

@@ -18,9 +18,9 @@ import torch
 import torchvision
 from torchvision import transforms
 
-import mnist_drill.fetch
+import mnist_drill.lab.fetch
 from mnist_drill.data import MnistTensors, load_split, mean_std
-from mnist_drill.fetch import (
+from mnist_drill.lab.fetch import (
     RAW_FILES,
     WHEEL_PICKLE,
     MnistUnavailable,
@@ -265,11 +265,11 @@ def test_torchvision_source_sets_timeout_restores_it_and_condenses_errors(tmp_pa
             "Tried http://yann.lecun.com/exdb/mnist/, got:\n<urlopen error timed out>\n"
         )
 
-    monkeypatch.setattr(mnist_drill.fetch.torchvision.datasets, "MNIST", unreachable)
+    monkeypatch.setattr(mnist_drill.lab.fetch.torchvision.datasets, "MNIST", unreachable)
     before = socket.getdefaulttimeout()
     with pytest.raises(RuntimeError) as info:
         from_torchvision(raw_dir(tmp_path))
-    assert timeouts == [mnist_drill.fetch.DOWNLOAD_TIMEOUT] and socket.getdefaulttimeout() == before
+    assert timeouts == [mnist_drill.lab.fetch.DOWNLOAD_TIMEOUT] and socket.getdefaulttimeout() == before
     assert str(info.value) == (
         "Error downloading train-images-idx3-ubyte.gz: ossci-datasets.s3.amazonaws.com: "
         "<urlopen error [Errno -2] DNS>; yann.lecun.com: <urlopen error timed out>"

@@ -7,15 +7,15 @@ from dataclasses import replace
 import pytest
 import torch
 
-import mnist_drill.fetch
-from mnist_drill.averaging import weight_average
+import mnist_drill.lab.fetch
+from mnist_drill.train import weight_average
 from mnist_drill.config import STEP_5, Config
 from mnist_drill.devices import pick_device
-from mnist_drill.engine import fit, make_optimizer, set_seed
+from mnist_drill.train import fit, make_optimizer, set_seed
 from mnist_drill.errors import DeviceUnavailable
-from mnist_drill.evaluation import evaluate
-from mnist_drill.loaders import make_loaders
-from mnist_drill.results import History, first_consistent_epoch, verdict
+from mnist_drill.train import evaluate
+from mnist_drill.data import make_loaders
+from mnist_drill.lab.results import History, first_consistent_epoch, verdict
 
 
 def _numbers(history):
@@ -135,7 +135,7 @@ def test_fit_with_a_weight_average_reports_the_average(mnist_root, tiny_config):
 
 def test_the_five_view_reading_is_the_mean_probability_of_five_shifted_views():
     from mnist_drill import augment
-    from mnist_drill.evaluation import average_views, view_log_probs
+    from mnist_drill.train import average_views, view_log_probs
     from mnist_drill.models import DrillNet
 
     torch.manual_seed(0)
@@ -201,7 +201,7 @@ def test_set_seed_returns_a_seeded_generator():
 
 def test_missing_data_is_reported_not_silently_used(tmp_path, tiny_config, monkeypatch):
     monkeypatch.setattr(mnist_drill.fetch, "default_sources", lambda: [("nothing", _fail)])
-    with pytest.raises(mnist_drill.fetch.MnistUnavailable, match="nothing"):
+    with pytest.raises(mnist_drill.lab.fetch.MnistUnavailable, match="nothing"):
         fit(tiny_config, save_to=None, progress=False, log=lambda *_: None, data_root=tmp_path)
 
 
@@ -243,7 +243,7 @@ def test_results_path_that_cannot_be_written_fails_before_training(mnist_root, t
     blocker = tmp_path / "file"
     blocker.write_text("")
     started = []
-    monkeypatch.setattr("mnist_drill.engine.make_loaders", lambda *a, **k: started.append(1))
+    monkeypatch.setattr("mnist_drill.train.make_loaders", lambda *a, **k: started.append(1))
     with pytest.raises(ResultsUnwritable, match="cannot write results"):
         fit(tiny_config, save_to=blocker / "run.json", progress=False, log=lambda *_: None)
     assert not started
@@ -329,7 +329,7 @@ def test_fit_through_a_compiled_forward_records_it(mnist_root, tiny_config, monk
 
 
 def test_draws_reach_another_device_as_drawn():
-    from mnist_drill.loaders import _to_device
+    from mnist_drill.data import _to_device
 
     batches = [(torch.arange(3.0), None, torch.tensor([True, False, True])),
                (torch.arange(2.0), None, torch.ones(2) > 0)]

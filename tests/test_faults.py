@@ -13,7 +13,7 @@ import tempfile
 import pytest
 
 from mnist_drill.errors import MnistUnavailable
-from mnist_drill.fetch import ensure_mnist, raw_dir
+from mnist_drill.lab.fetch import ensure_mnist, raw_dir
 from mnist_drill.paths import DATA_ENV, env_path
 
 # --- data ---
@@ -147,9 +147,9 @@ def test_a_processed_cache_with_wrong_labels_cannot_be_trained_on_trains(mnist_r
 
 
 def test_a_history_that_cannot_be_saved_is_kept_in_the_temp_folder(tmp_path, monkeypatch):
-    from mnist_drill.engine import save_history
+    from mnist_drill.train import save_history
     from mnist_drill.errors import ResultsUnwritable
-    from mnist_drill.results import History
+    from mnist_drill.lab.results import History
 
     history = History(config={"name": "demo"}, seed=7, params=1, device="cpu", versions={},
                       epochs=[{"epoch": 1, "eval_acc": 99.0}])

@@ -2,8 +2,8 @@
 
 import pytest
 
-from mnist_drill import layout
-from mnist_drill.layout import RESULTS_DIR, run_path
+from mnist_drill.lab import layout
+from mnist_drill.lab.layout import RESULTS_DIR, run_path
 
 
 def test_each_kind_of_run_has_its_own_place():

@@ -7,7 +7,7 @@ import torch
 
 from mnist_drill.config import STEP_2
 from mnist_drill.data import load_split, mean_std
-from mnist_drill.loaders import VAL_SIZE, TensorLoader, make_loaders, split_indices
+from mnist_drill.data import VAL_SIZE, TensorLoader, make_loaders, split_indices
 
 
 def test_validation_split_is_disjoint_from_training():

@@ -9,12 +9,12 @@ import re
 import nbformat
 import pytest
 
-from mnist_drill import layout
+from mnist_drill.lab import layout
 from mnist_drill.config import STEPS
 from mnist_drill.paths import PROJECT_ROOT
-from mnist_drill.provenance import notebook_command
-from mnist_drill.report import RESULT_END, RESULT_START, load_seed_summaries, result_line
-from mnist_drill.results import History
+from mnist_drill.lab.provenance import notebook_command
+from mnist_drill.lab.report import RESULT_END, RESULT_START, load_seed_summaries, result_line
+from mnist_drill.lab.results import History
 
 NOTEBOOKS = {n: PROJECT_ROOT / "notebooks" / f"{c.name}.ipynb" for n, c in STEPS.items()}
 # legible figures (dpi 80, 400 px wide or more) need room; widgets and state never stored. Raised from 400_000 when

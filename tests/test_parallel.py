@@ -5,9 +5,9 @@ from dataclasses import replace
 
 import pytest
 
-from mnist_drill import sweeps
-from mnist_drill.parallel import Run, run_all
-from mnist_drill.seeds import run_seeds
+from mnist_drill.lab import sweeps
+from mnist_drill.lab.parallel import Run, run_all
+from mnist_drill.lab.seeds import run_seeds
 
 
 @pytest.mark.slow  # trains on the full data or starts a process

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from mnist_drill.plots import (  # noqa: E402
+from mnist_drill.lab.plots import (  # noqa: E402
     accuracy_limits,
     plot_compare,
     plot_frontier,
@@ -16,7 +16,7 @@ from mnist_drill.plots import (  # noqa: E402
     plot_misclassified,
     plot_seeds,
 )
-from mnist_drill.results import TARGET, History  # noqa: E402
+from mnist_drill.lab.results import TARGET, History  # noqa: E402
 
 
 def make(seed, accs, train=None):
@@ -138,7 +138,7 @@ def test_plot_frontier_numbers_close_points_without_overlap():
 def test_compare_shades_the_seeds_spread_of_the_steps_that_have_seeds():
     import matplotlib.pyplot as plt
 
-    from mnist_drill.plots import plot_compare
+    from mnist_drill.lab.plots import plot_compare
 
     runs = {"a": make(1, [99.3] * 10 + [99.5] * 5), "b": make(1, [99.2] * 15)}
     summary = {"seeds": [1, 2], "per_epoch": [{"epoch": e, "min": 99.1, "max": 99.6} for e in range(1, 16)]}

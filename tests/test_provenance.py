@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from mnist_drill import provenance
+from mnist_drill.lab import provenance
 
 
 def test_commit_is_head_and_versions_are_named():
@@ -45,7 +45,7 @@ def test_every_stored_run_records_committed_clean_code():
     was made with no uncommitted change to the code: every stored number traces back to code anyone can check out."""
     import json
 
-    from mnist_drill import layout
+    from mnist_drill.lab import layout
 
     shallow = subprocess.run(["git", "rev-parse", "--is-shallow-repository"], cwd=provenance.PROJECT_ROOT,
                              capture_output=True, text=True).stdout.strip() == "true"

@@ -1,7 +1,7 @@
 """The generated README block and Result lines: commands come from the summaries, the frontier is ranked by
 parameters with each row's margin over the target."""
 
-from mnist_drill.report import (
+from mnist_drill.lab.report import (
     all_seeds_rows,
     format_all_seeds,
     format_frontier,
@@ -10,7 +10,7 @@ from mnist_drill.report import (
     seeds_command,
     smallest_holding_phrase,
 )
-from mnist_drill.results import History
+from mnist_drill.lab.results import History
 
 
 def summary(name, params, worst, holding, command, machines=("cpu A",)):
@@ -62,7 +62,7 @@ def test_result_line_is_built_from_the_run_and_its_seeds():
 
 
 def test_levers_tables_give_each_lever_its_time_and_its_ratio_to_eager():
-    from mnist_drill.report import format_levers
+    from mnist_drill.lab.report import format_levers
 
     levers = {"training": [{"change": "nothing: eager", "ms_per_step": 25.0, "train_s_per_epoch": 11.7, "ratio": 1.0},
                            {"change": "channels-last", "ms_per_step": 20.0, "train_s_per_epoch": 9.4, "ratio": 1.25}],
@@ -74,7 +74,7 @@ def test_levers_tables_give_each_lever_its_time_and_its_ratio_to_eager():
 
 
 def test_a_machine_is_named_with_its_threads_and_fingerprint_and_old_runs_say_unrecorded():
-    from mnist_drill.results import machine_label
+    from mnist_drill.lab.results import machine_label
 
     machine = {"cpu": "AMD EPYC", "cpu_capability": "AVX2", "threads": 2, "device": "cpu", "torch": "2.14.1",
                "hash": "372dbcded662"}

@@ -4,8 +4,8 @@ from dataclasses import replace
 
 import pytest
 
-import mnist_drill.seeds
-from mnist_drill.results import History, format_seeds_table, summarize_seeds
+import mnist_drill.lab.seeds
+from mnist_drill.lab.results import History, format_seeds_table, summarize_seeds
 
 
 def make(seed, accs):
@@ -70,16 +70,16 @@ def test_summary_refuses_nothing_or_ragged_runs():
 
 def test_run_seeds_saves_each_history_and_a_summary_that_names_its_command(mnist_root, tiny_config, tmp_path):
     folder = tmp_path / "seeds" / tiny_config.name
-    histories, summary = mnist_drill.seeds.run_seeds(replace(tiny_config, epochs=1), [3, 4], folder,
+    histories, summary = mnist_drill.lab.seeds.run_seeds(replace(tiny_config, epochs=1), [3, 4], folder,
                                                      identity={"step": 3, "variant": ""},
                                                      log=lambda *_: None)
     assert sorted(p.name for p in folder.iterdir()) == ["seed3.json", "seed4.json", "summary.json"]
     assert summary["seeds"] == [3, 4] and [h.seed for h in histories] == [3, 4]
     assert summary["step"] == 3 and summary["command"] and len(summary["commit"]) == 40
-    assert [h.seed for h in mnist_drill.seeds.load_seeds(folder)] == [3, 4]
+    assert [h.seed for h in mnist_drill.lab.seeds.load_seeds(folder)] == [3, 4]
     assert all(h.commit == summary["commit"] for h in histories)
 
 
 def test_load_seeds_of_an_empty_folder_names_the_command(tmp_path):
     with pytest.raises(FileNotFoundError, match="mnist_drill seeds"):
-        mnist_drill.seeds.load_seeds(tmp_path)
+        mnist_drill.lab.seeds.load_seeds(tmp_path)

@@ -5,9 +5,9 @@ from dataclasses import replace
 
 import pytest
 
-from mnist_drill import sweeps
+from mnist_drill.lab import sweeps
 from mnist_drill.config import STEPS
-from mnist_drill.results import History
+from mnist_drill.lab.results import History
 
 
 def define(folder, candidates, base=None):
@@ -61,8 +61,8 @@ def test_candidates_are_their_base_plus_their_changes_on_the_validation_split(tm
 def test_every_stored_sweep_run_is_the_candidate_frozen_beside_it():
     """An archived round is data: each run's config is the one its sweep.json froze (the seed aside)."""
     from mnist_drill.config import Config
-    from mnist_drill.layout import sweep_dir
-    from mnist_drill.legacy import REMOVED
+    from mnist_drill.lab.layout import sweep_dir
+    from mnist_drill.lab.recipes import REMOVED
 
     off = {**Config().to_dict(), **REMOVED}  # a run older than a setting ran without it: at its "off" value
     for folder in sorted(sweep_dir("frontier").parent.glob("*/sweep.json")):

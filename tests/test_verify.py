@@ -6,12 +6,12 @@ from dataclasses import replace
 
 import pytest
 
-from mnist_drill import layout
+from mnist_drill.lab import layout
 from mnist_drill.config import LAST_STEP, STEPS
-from mnist_drill.engine import fit
-from mnist_drill.provenance import fingerprint_hash, machine_fingerprint
-from mnist_drill.results import History
-from mnist_drill.verify import TOLERANCE, compare, round_trip_problem, same_machine, verify
+from mnist_drill.train import fit
+from mnist_drill.lab.provenance import fingerprint_hash, machine_fingerprint
+from mnist_drill.lab.results import History
+from mnist_drill.lab.verify import TOLERANCE, compare, round_trip_problem, same_machine, verify
 
 MACHINE = {"cpu": "Some CPU", "cpu_capability": "AVX2", "threads": 2, "torch": "2.14.1", "device": "cpu"}
 OTHER = {**MACHINE, "cpu_capability": "AVX512"}
@@ -48,7 +48,7 @@ def test_another_machine_allows_the_measured_band_and_no_more():
 
 
 def test_the_band_is_the_recipes_own_measured_move_and_never_less_than_35_images():
-    from mnist_drill.verify import band
+    from mnist_drill.lab.verify import band
 
     assert band("eval_correct", 9899, 9850, 10_000, "04_lean_model") == (49, 276)  # step 4: constant LR from batch 1
     assert band("eval_correct", 9899, 9850, 10_000, "05_one_cycle") == (49, 36)  # the final step warms up

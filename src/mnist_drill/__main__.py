@@ -14,7 +14,7 @@ import typing
 from dataclasses import fields, replace
 
 from . import config as cfg
-from . import layout
+from .lab import layout
 
 # torch is imported under `interrupt_deferred`, so that even Ctrl-C during the first seconds (while torch
 # loads) ends with one line, not a traceback
@@ -104,7 +104,6 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--step", type=step_number, default=cfg.LAST_STEP, help="step number (default: last)")
             p.add_argument("--variant", help="a named variant of the step (config.VARIANTS), e.g. --variant 9.8k")
             p.add_argument("--epochs", type=positive_int, help="epochs (default: the step's, 15)")
-            p.add_argument("--pipeline", choices=["fast", "torchvision"], help="input pipeline (default: the step's)")
             p.add_argument("--split", choices=["test", "val"],
                            help="'val' trains on the first 50k images and reports on the last 10k")
         p.add_argument("--set", dest="overrides", type=override, action="append", default=[], metavar="FIELD=VALUE",
@@ -163,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
 def resolve(args, parser) -> None:
     """Check the arguments as a whole; set args.config (train, seeds) and args.tag (what makes a run scratch)."""
     overrides = dict(args.overrides)
-    for flag in ("epochs", "pipeline", "split"):
+    for flag in ("epochs", "split"):
         value = getattr(args, flag, None)
         if value is not None:
             if flag in overrides:
@@ -178,7 +177,7 @@ def resolve(args, parser) -> None:
     if args.command == "sweep":
         try:
             from .models import build_model
-            from .sweeps import candidates, definition
+            from .lab.sweeps import candidates, definition
 
             if args.table:  # trains nothing: an archived round's options need not exist any more
                 definition(args.name)
@@ -195,13 +194,14 @@ def resolve(args, parser) -> None:
         return
     if args.variant is not None and not args.variant.strip():
         parser.error("--variant needs a name; leave it out for the step itself")
+    from .lab.recipes import variant
     from .models import build_model
 
     try:
         if getattr(args, "from_run", None):
             base = stored_config(args.from_run)
         else:
-            base = cfg.variant(args.step, args.variant) if args.variant else cfg.STEPS[args.step]
+            base = variant(args.step, args.variant) if args.variant else cfg.STEPS[args.step]
         config = replace(base, **overrides)
         if getattr(args, "seed", None) is not None:
             config = replace(config, seed=args.seed)
@@ -214,10 +214,11 @@ def resolve(args, parser) -> None:
 
 def stored_config(path: str) -> cfg.Config:
     """The config a stored History ran, read back whole; ValueError (one line) when it cannot be."""
-    from .results import History
+    from .lab.recipes import stored_config
+    from .lab.results import load_history
 
     try:
-        return cfg.Config.from_dict(History.load(path).config)
+        return stored_config(load_history(path).config)
     except OSError as e:
         raise ValueError(f"cannot read {path} ({e.strerror or e}); give the path of a stored History") from None
 
@@ -267,7 +268,7 @@ def main(argv=None) -> int:
 
 
 def cmd_prepare_data(args) -> int:
-    from .fetch import ensure_mnist
+    from .lab.fetch import ensure_mnist
 
     path = ensure_mnist()
     print(f"MNIST ready in {path}")
@@ -275,7 +276,8 @@ def cmd_prepare_data(args) -> int:
 
 
 def cmd_summary(args) -> int:
-    from .models import build_model, count_params, format_receptive_fields, receptive_fields, summary_text
+    from .lab.inspection import format_receptive_fields, receptive_fields, summary_text
+    from .models import build_model, count_params
 
     config = cfg.STEPS[args.step]
     previous = cfg.STEPS.get(args.step - 1)
@@ -294,13 +296,13 @@ def _announce(path, what: str) -> None:
 
 def cmd_train(args) -> int:
     from .devices import pick_device
-    from .engine import fit
+    from .lab.runs import train
 
     pick_device(args.device)  # fail before any work when the device is not there
     config = args.config
     origin = f"from {args.from_run}" if args.from_run else f"step {args.step}"
     print(f"Training {config.name} ({origin}) for {config.epochs} epoch(s), seed {config.seed}, "
-          f"{config.pipeline} pipeline, {config.split} split" + (f", overrides {args.tag}" if args.tag else ""))
+          f"{config.split} split" + (f", overrides {args.tag}" if args.tag else ""))
     # results/<step>.json belongs to the step's notebook; train's runs are scratch, in results/runs/
     name = layout.slug(config.name) if args.from_run else config.name
     save_to = None if args.smoke else layout.run_path("scratch", name, split=config.split, seed=config.seed,
@@ -308,15 +310,15 @@ def cmd_train(args) -> int:
                                                                                args.tag) if t))
     if save_to is not None:
         _announce(save_to, "the scratch run")
-    fit(config, save_to=save_to, device=args.device, progress=not args.no_progress, compile=args.compile)
+    train(config, save_to, device=args.device, progress=not args.no_progress, compile=args.compile)
     return 0
 
 
 def cmd_seeds(args) -> int:
     from .devices import pick_device
-    from .engine import check_writable
-    from .parallel import default_jobs
-    from .seeds import run_seeds
+    from .lab.parallel import default_jobs
+    from .lab.runs import check_writable
+    from .lab.seeds import run_seeds
 
     pick_device(args.device)
     config = args.config
@@ -337,12 +339,12 @@ def cmd_seeds(args) -> int:
 
 def cmd_sweep(args) -> int:
     from .devices import pick_device
-    from .engine import check_writable
-    from .parallel import default_jobs
-    from .sweeps import run_sweep
+    from .lab.parallel import default_jobs
+    from .lab.runs import check_writable
+    from .lab.sweeps import run_sweep
 
     if args.table:
-        from .sweeps import write_table
+        from .lab.sweeps import write_table
 
         write_table(args.name, layout.sweep_dir(args.name, args.tag), args.override_dict)
         return 0
@@ -359,7 +361,7 @@ def cmd_sweep(args) -> int:
 
 def cmd_verify(args) -> int:
     from .devices import pick_device
-    from .verify import verify
+    from .lab.verify import verify
 
     pick_device(args.device)
     path = args.path or layout.run_path("notebook", cfg.STEPS[cfg.LAST_STEP].name)
@@ -372,7 +374,7 @@ def cmd_verify(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .report import write_report
+    from .lab.report import write_report
 
     write_report()
     return 0

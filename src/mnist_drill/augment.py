@@ -95,15 +95,3 @@ def shift(images: torch.Tensor, dx: int, dy: int, fill: float = 0.0) -> torch.Te
     pad = max(abs(dx), abs(dy))
     padded = F.pad(images, (pad, pad, pad, pad), value=fill)
     return padded[..., pad - dy:pad - dy + height, pad - dx:pad - dx + width]
-
-
-def cutout(images: torch.Tensor, centres: torch.Tensor, side: int, fill: float = 0.0) -> torch.Tensor:
-    """Every image of an (N, C, H, W) batch with a side x side square set to `fill` (the background), centred on its
-    (row, column) in `centres` (N, 2) and clipped at the border (DeVries and Taylor's cutout, 2017)."""
-    height, width = images.shape[-2:]
-    rows = torch.arange(height, device=images.device).view(1, -1, 1)
-    cols = torch.arange(width, device=images.device).view(1, 1, -1)
-    top = (centres[:, 0] - side // 2).view(-1, 1, 1)
-    left = (centres[:, 1] - side // 2).view(-1, 1, 1)
-    square = (rows >= top) & (rows < top + side) & (cols >= left) & (cols < left + side)
-    return images.masked_fill(square.unsqueeze(1), fill)

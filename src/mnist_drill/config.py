@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
-from .legacy import without_removed
 from .paths import env_flag
-from .peers import PEER_3762, PEER_6260
 
 SCHEDULERS = ("none", "step", "onecycle", "epoch-points")
 BLOCK_ORDERS = ("relu-bn", "bn-relu")  # BatchNorm after the ReLU (the reference's) or before it
@@ -26,8 +24,6 @@ class Config:
     dropout_after: str = "conv"  # "conv" or "pool"
     block_order: str = "relu-bn"  # "relu-bn": conv -> ReLU -> BatchNorm (the reference's); "bn-relu": BN first
     conv_bias: bool = False  # a bias in every conv and in the head
-    bn_momentum: float = 0.1  # BatchNorm's running statistics: new = (1 - m) old + m batch (torch's default 0.1)
-    ghost_batch: int = 0  # training BatchNorm normalises each chunk of this many images on its own (0: the batch)
     # --- data ---
     crop_pad: int = 0  # pad-and-crop: each image first moved by whole pixels in [-n, n] on each axis (0 = off)
     rotation_deg: float = 0.0  # random rotation in [-deg, +deg], drawn per image
@@ -36,9 +32,6 @@ class Config:
     augment_p: float = 1.0  # the chance an image gets the rotation/shift/zoom, and (apart) the brightness/contrast
     brightness: float = 0.0  # x -> (1 + c) x + b, clipped to [0, 1], with b in [-brightness, +brightness] ...
     contrast: float = 0.0  # ... and c in [-contrast, +contrast], drawn per image
-    cutout: int = 0  # a square of this side (px) set to background at a random centre in every image (0 = off)
-    pipeline: str = "fast"  # "fast" (tensors on the device) or "torchvision" (Dataset + DataLoader)
-    num_workers: int = 2  # DataLoader workers, torchvision pipeline only
     split: str = "test"  # "test": train on 60k, report on the test set; "val": train 50k, hold out 10k
     train_subset: int | None = None  # use only the first N training images (smoke runs, tests)
     eval_subset: int | None = None  # likewise for the evaluation set
@@ -60,10 +53,6 @@ class Config:
     # with w = ema_warmup (w = 1: the constant decay `ema` from the first batch); see averaging.weight_average
     ema: float = 0.0
     ema_warmup: float = 10.0
-    # stochastic weight averaging (0 = off): one-cycle runs over the epochs before `swa_from` and the LR then stays at
-    # its final value (lr / div_factor / final_div_factor); from epoch `swa_from` on, what is evaluated is the plain
-    # mean of the weights (and BatchNorm statistics) after every batch since that epoch began
-    swa_from: int = 0
     # test-time augmentation (0 = off): each evaluation image is also read shifted by this many pixels up, down, left
     # and right, and the five views' probabilities are averaged; recorded (five_*) beside the one-view reading (eval_*),
     # which stays the test accuracy. Training is untouched
@@ -83,24 +72,16 @@ class Config:
             (0.0 < self.pct_start < 1.0, f"pct_start must be in (0, 1), got {self.pct_start}"),
             (self.div_factor >= 1.0 and self.final_div_factor >= 1.0,
              f"div_factor and final_div_factor must be >= 1, got {self.div_factor}, {self.final_div_factor}"),
-            (self.num_workers >= 0, f"num_workers must be >= 0, got {self.num_workers}"),
             (self.seed >= 0, f"seed must be >= 0, got {self.seed}"),
             (0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}"),
             (0.0 <= self.ema < 1.0, f"ema must be in [0, 1) (0 = off), got {self.ema}"),
-            (0.0 < self.bn_momentum <= 1.0, f"bn_momentum must be in (0, 1], got {self.bn_momentum}"),
-            (self.ghost_batch >= 0, f"ghost_batch must be >= 0 (0 = off), got {self.ghost_batch}"),
-            (0 <= self.cutout < 28, f"cutout must be in [0, 28) pixels (0 = off), got {self.cutout}"),
             (0 <= self.crop_pad < 14, f"crop_pad must be in [0, 14) pixels (0 = off), got {self.crop_pad}"),
-            (self.swa_from == 0 or (self.scheduler == "onecycle" and 1 < self.swa_from <= self.epochs),
-             f"swa_from must be 0 (off) or an epoch in 2..epochs under scheduler 'onecycle', got {self.swa_from}"),
             (self.ema_warmup >= 1.0, f"ema_warmup must be >= 1 (1 = no warm-up), got {self.ema_warmup}"),
             (0 <= self.tta_shift < 14, f"tta_shift must be in [0, 14) pixels (0 = off), got {self.tta_shift}"),
             (self.block_order in BLOCK_ORDERS, f"block_order must be one of {BLOCK_ORDERS}, got {self.block_order!r}"),
             (self.rotation_deg >= 0, f"rotation_deg must be >= 0, got {self.rotation_deg}"),
             (0.0 <= self.shift < 0.5, f"shift must be in [0, 0.5) (a fraction of the image side), got {self.shift}"),
             (0.0 <= self.scale < 1.0, f"scale must be in [0, 1) (zoom in [1 - scale, 1 + scale]), got {self.scale}"),
-            (self.pipeline in ("fast", "torchvision"),
-             f"pipeline must be 'fast' or 'torchvision', got {self.pipeline!r}"),
             (self.split in ("test", "val"), f"split must be 'test' or 'val', got {self.split!r}"),
             (self.scheduler in SCHEDULERS, f"scheduler must be one of {SCHEDULERS}, got {self.scheduler!r}"),
             (self.dropout_after in ("conv", "pool"), f"dropout_after must be 'conv' or 'pool': {self.dropout_after!r}"),
@@ -124,8 +105,7 @@ class Config:
 
     @classmethod
     def from_dict(cls, data: dict) -> Config:
-        """A Config from a saved one; options removed since are dropped where they were off, refused where on."""
-        data = without_removed(data)
+        """A Config from a saved one (lab/recipes.stored_config also reads runs made with options removed since)."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -153,32 +133,6 @@ STEP_5 = replace(ONE_CYCLE, arch=_WIDE, weight_decay=1e-4, **_AFFINE)
 
 STEPS = {1: STEP_1, 2: STEP_2, 3: STEP_3, 4: STEP_4, 5: STEP_5}
 LAST_STEP = max(STEPS)
-FINAL = STEPS[LAST_STEP]
-
-# Named variants of a step, run on the test set beside it (`--variant NAME` on train and seeds): label -> overrides
-# of the variant's base (VARIANT_BASES, else the step itself). EXPERIMENTS.md says which round each came from.
-VARIANTS = {
-    5: {"7.6k-rotation": dict(),  # the one-cycle recipe alone, on step 4's model
-        "5.7k-affine": dict(arch=_SMALL, **_AFFINE),
-        "5.7k-affine-wd": dict(arch=_SMALL, weight_decay=1e-4, **_AFFINE),  # the next one read in one view only
-        # step 5 until round 14, on 5,680 parameters: holds on every seed 1-10 in five views, not in one
-        "5.7k-affine-wd-tta": dict(arch=_SMALL, weight_decay=1e-4, tta_shift=1, **_AFFINE),
-        "9.8k": dict(arch=_WIDE),  # step 5's model with the one-cycle recipe alone
-        "4.5k-separable": dict(arch="C8 M D24 D32 D32 D32 G", weight_decay=1e-4, **_AFFINE),
-        "3.8k-peer": PEER_3762,  # published recipes under our protocol (peers.py: whose, and how faithful)
-        "6.3k-peer": PEER_6260},
-}
-VARIANT_BASES = {5: ONE_CYCLE}
-
-
-def variant(step: int, name: str) -> Config:
-    """Step `step` with the overrides of its variant `name`, named "<step name>_<name>"."""
-    options = VARIANTS.get(step, {})
-    if name not in options:
-        raise ValueError(f"step {step} has no variant {name!r}; it has {sorted(options) or 'none'}")
-    base = VARIANT_BASES.get(step, STEPS[step])
-    return replace(base, name=f"{STEPS[step].name}_{name}", **options[name])
-
 
 SMOKE_ENV = "MNIST_DRILL_SMOKE"
 
@@ -234,7 +188,5 @@ def smoke_mode() -> bool:
 
 
 def smoke(config: Config) -> Config:
-    """A run small enough for CI: one epoch on a 2k-image subset, evaluated on 1k images (two epochs for weight
-    averaging from epoch 2, so that its path runs too)."""
-    epochs = {"epochs": 2, "swa_from": 2} if config.swa_from else {"epochs": 1}
-    return replace(config, train_subset=2048, eval_subset=1024, **epochs)
+    """A run small enough for CI: one epoch on a 2k-image subset, evaluated on 1k images."""
+    return replace(config, train_subset=2048, eval_subset=1024, epochs=1)

@@ -14,9 +14,6 @@ After G comes the head: a plain 1x1 conv to the 10 classes, in place of a fully 
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import io
 import re
 
 import torch
@@ -30,31 +27,12 @@ INPUT_SIZE = (1, 28, 28)
 _TOKEN = re.compile(r"^(?:(?P<kind>[CPTD])(?P<channels>[1-9]\d*)|(?P<op>[MG]))$")
 
 
-class GhostBatchNorm2d(nn.BatchNorm2d):
-    """BatchNorm that, in training, normalises each chunk of `ghost` images with that chunk's own statistics (ghost
-    batch normalisation, Hoffer et al. 2017); every chunk updates the running statistics. Eval mode is plain BN."""
-
-    def __init__(self, channels: int, ghost: int, momentum: float = 0.1):
-        super().__init__(channels, momentum=momentum)
-        self.ghost = ghost
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or len(x) <= self.ghost:
-            return super().forward(x)
-        return torch.cat([super(GhostBatchNorm2d, self).forward(chunk) for chunk in x.split(self.ghost)])
-
-
-def batch_norm(channels: int, momentum: float = 0.1, ghost: int = 0) -> nn.BatchNorm2d:
-    return GhostBatchNorm2d(channels, ghost, momentum) if ghost else nn.BatchNorm2d(channels, momentum=momentum)
-
-
 def conv_block(in_channels: int, out_channels: int, kernel_size: int = 3, padding: int = 0,
-               dropout: float = 0.0, order: str = "relu-bn", bias: bool = False, norm=batch_norm) -> nn.Sequential:
-    """conv -> ReLU -> BatchNorm -> dropout, the reference's order (BN after the ReLU), or conv -> BN -> ReLU.
-    norm: channels -> the BatchNorm layer."""
+               dropout: float = 0.0, order: str = "relu-bn", bias: bool = False) -> nn.Sequential:
+    """conv -> ReLU -> BatchNorm -> dropout, the reference's order (BN after the ReLU), or conv -> BN -> ReLU."""
     if order not in BLOCK_ORDERS:
         raise ValueError(f"unknown block order {order!r}; use one of {BLOCK_ORDERS}")
-    norm_act = [nn.ReLU(), norm(out_channels)]
+    norm_act = [nn.ReLU(), nn.BatchNorm2d(out_channels)]
     layers = [nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding, bias=bias),
               *(norm_act if order == "relu-bn" else norm_act[::-1])]
     if dropout > 0:
@@ -63,10 +41,10 @@ def conv_block(in_channels: int, out_channels: int, kernel_size: int = 3, paddin
 
 
 def separable_block(in_channels: int, out_channels: int, dropout: float = 0.0,
-                    order: str = "relu-bn", norm=batch_norm) -> nn.Sequential:
+                    order: str = "relu-bn") -> nn.Sequential:
     """A 3x3 depthwise conv (one filter per input channel, no padding) and a 1x1 conv to `out_channels`, with no
     activation between them (Xception's form), then the BatchNorm/ReLU/dropout of `conv_block`."""
-    block = conv_block(in_channels, out_channels, 1, 0, dropout, order, norm=norm)
+    block = conv_block(in_channels, out_channels, 1, 0, dropout, order)
     depthwise = nn.Conv2d(in_channels, in_channels, 3, groups=in_channels, bias=False)
     return nn.Sequential(depthwise, *block)
 
@@ -91,28 +69,25 @@ class DrillNet(nn.Module):
     """A plain stack of conv blocks and pools, GAP, then a 1x1 conv head; outputs log-probabilities."""
 
     def __init__(self, arch: str, dropout: float = 0.0, order: str = "relu-bn", num_classes: int = NUM_CLASSES,
-                 bias: bool = False, dropout_after: str = "conv", bn_momentum: float = 0.1, ghost_batch: int = 0):
+                 bias: bool = False, dropout_after: str = "conv"):
         """bias: a bias in every conv and the head; dropout_after: "conv" (after every conv block) or "pool" (after
-        every max-pool instead); bn_momentum, ghost_batch: every BatchNorm's (see batch_norm)."""
+        every max-pool instead)."""
         super().__init__()
         self.arch = arch
         layers, channels, size = [], INPUT_SIZE[0], INPUT_SIZE[1]
         block_dropout = dropout if dropout_after == "conv" else 0.0
-
-        def norm(c):
-            return batch_norm(c, bn_momentum, ghost_batch)
         for kind, out_channels in parse_arch(arch):
             if kind == "C":
-                layers.append(conv_block(channels, out_channels, 3, 0, block_dropout, order, bias, norm))
+                layers.append(conv_block(channels, out_channels, 3, 0, block_dropout, order, bias))
                 channels, size = out_channels, size - 2
             elif kind == "P":
-                layers.append(conv_block(channels, out_channels, 3, 1, block_dropout, order, bias, norm))
+                layers.append(conv_block(channels, out_channels, 3, 1, block_dropout, order, bias))
                 channels = out_channels
             elif kind == "D":
-                layers.append(separable_block(channels, out_channels, block_dropout, order, norm))
+                layers.append(separable_block(channels, out_channels, block_dropout, order))
                 channels, size = out_channels, size - 2
             elif kind == "T":
-                layers.append(conv_block(channels, out_channels, 1, 0, block_dropout, order, bias, norm))
+                layers.append(conv_block(channels, out_channels, 1, 0, block_dropout, order, bias))
                 channels = out_channels
             elif kind == "M":
                 layers.append(nn.MaxPool2d(2, 2))
@@ -147,91 +122,8 @@ def describe_arch(arch: str) -> str:
 
 def build_model(config) -> DrillNet:
     return DrillNet(config.arch, config.dropout, config.block_order, bias=config.conv_bias,
-                    dropout_after=config.dropout_after, bn_momentum=config.bn_momentum,
-                    ghost_batch=config.ghost_batch)
+                    dropout_after=config.dropout_after)
 
 
 def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-def count_macs(model: nn.Module, input_size=INPUT_SIZE) -> int:
-    """Multiply-adds of one image's forward pass through the convs (the head included): for each conv, its output
-    positions x output channels x the inputs each one reads (in_channels / groups x kernel area). BatchNorm, ReLU,
-    pooling and the softmax add a few per value, and are left out, as papers leave them out."""
-    macs = 0
-
-    def count(module, _inputs, output):
-        nonlocal macs
-        k = module.kernel_size[0] * module.kernel_size[1]
-        macs += output.shape[1:].numel() * (module.in_channels // module.groups) * k
-
-    clone = copy.deepcopy(model).cpu().eval()  # hooked and run apart: the model itself is left untouched
-    for module in clone.modules():
-        if isinstance(module, nn.Conv2d):
-            module.register_forward_hook(count)
-    with torch.no_grad():
-        clone(torch.zeros(1, *input_size))
-    return macs
-
-
-def summary_text(model: nn.Module, input_size=INPUT_SIZE) -> str:
-    """torchsummary's table, taken on a copy on the CPU so that neither the RNG nor BN statistics move."""
-    from torchsummary import summary
-
-    clone = copy.deepcopy(model).to("cpu")
-    out = io.StringIO()
-    with torch.random.fork_rng(devices=[]), contextlib.redirect_stdout(out):
-        summary(clone, input_size, device="cpu")
-    return out.getvalue().rstrip()
-
-
-def receptive_fields(model: nn.Module, input_size=INPUT_SIZE) -> list[dict]:
-    """Per layer that changes the receptive field or the size: its output size and receptive field.
-
-    Found by running the model's own layers (hooks on every conv, pool and GAP), so the table follows
-    the model, not a spec. `rf` is the side, in input pixels, of the region one output unit sees.
-    """
-    rows, rf, jump = [], 1, 1
-    hooks = []
-
-    def record(module, _inputs, output):
-        nonlocal rf, jump
-        if isinstance(module, nn.AdaptiveAvgPool2d):
-            in_size = _inputs[0].shape[-1]
-            rf, kind = rf + (in_size - 1) * jump, "GAP"
-        else:
-            k, s, d = (_pair(getattr(module, a, 1))[0] for a in ("kernel_size", "stride", "dilation"))
-            rf += (k - 1) * d * jump
-            jump *= s
-            kind = f"conv{k}x{k}" if isinstance(module, nn.Conv2d) else f"maxpool{k}x{k}"
-            if isinstance(module, nn.Conv2d):
-                kind += f" {module.in_channels}->{module.out_channels}"
-        rows.append({"layer": f"{len(rows) + 1:>2} {kind}", "output": tuple(output.shape[1:]),
-                     "rf": rf, "jump": jump})
-
-    for module in model.modules():
-        if isinstance(module, (nn.Conv2d, nn.MaxPool2d, nn.AdaptiveAvgPool2d)):
-            hooks.append(module.register_forward_hook(record))
-    clone_mode = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            device = next(model.parameters()).device
-            model(torch.zeros(1, *input_size, device=device))
-    finally:
-        model.train(clone_mode)
-        for hook in hooks:
-            hook.remove()
-    return rows
-
-
-def _pair(value):
-    return value if isinstance(value, tuple) else (value, value)
-
-
-def format_receptive_fields(rows: list[dict]) -> str:
-    lines = [f"{'layer':<22} {'output (C, H, W)':<18} {'RF':>4} {'jump':>5}"]
-    for row in rows:
-        lines.append(f"{row['layer']:<22} {str(row['output']):<18} {row['rf']:>4} {row['jump']:>5}")
-    return "\n".join(lines)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .paths import PROJECT_ROOT, env_flag, env_path
+from ..paths import PROJECT_ROOT, env_flag, env_path
 
 RESULTS_DIR = env_path("MNIST_DRILL_RESULTS", PROJECT_ROOT / "results")  # blank counts as unset
 

@@ -15,11 +15,12 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import Config
+from ..config import Config
 from .layout import display
-from .legacy import without_removed
+from .recipes import REMOVED, stored_config
 from .provenance import describe_machine, fingerprint_hash, machine_fingerprint
-from .results import History, format_table
+from ..train import History
+from .results import format_table, load_history
 
 COMPARED = ("lr", "train_loss", "train_acc", "eval_loss", "eval_acc", "eval_correct", "eval_total", "five_correct")
 EXACT_EVERYWHERE = ("lr", "eval_total")
@@ -118,29 +119,29 @@ def side_by_side(stored: History, fresh: History) -> str:
 
 def round_trip_problem(data: dict) -> str | None:
     """Why a stored config would not re-run as itself, or None: it must load and save back to the same fields, less the
-    options removed since (which it left off: Config.from_dict refuses one that was on), and with any field added
+    options removed since (which it left off: recipes.stored_config refuses one that was on), and with any field added
     since at its default (the run predates it, so it ran without it)."""
     try:
-        again = Config.from_dict(data).to_dict()
+        again = stored_config(data).to_dict()
     except (TypeError, ValueError) as e:
         return f"config cannot be loaded: {e}"
-    kept, default = without_removed(data), Config().to_dict()
+    kept, default = {k: v for k, v in data.items() if k not in REMOVED}, Config().to_dict()
     expected = {k: kept.get(k, default[k]) for k in again}
     return None if again == expected else f"config does not round-trip: stored {kept}, re-read {again}"
 
 
 def verify(path: str | Path, epochs: int = 2, device: str | None = "cpu", strict: bool = False, log=print) -> bool:
     """Re-run the first `epochs` epochs of the History at `path`; print the tier, the verdict and what differs."""
-    from .engine import fit  # here, so that reading this module's bands does not load the training code
+    from .runs import train  # here, so that reading this module's bands does not load the training code
 
-    stored = History.load(path)
+    stored = load_history(path)
     if epochs > len(stored.epochs):
         raise ValueError(f"{display(Path(path))} holds {len(stored.epochs)} epochs; ask for at most that many")
     problem = round_trip_problem(stored.config)
     if problem:
         log(f"DIFFERENT: {problem}")
         return False
-    config = Config.from_dict(stored.config)
+    config = stored_config(stored.config)
     log(f"Verifying {display(Path(path))}: {config.name}, seed {config.seed}, first {epochs} of {config.epochs} "
         f"epochs (stored at commit {stored.commit[:10] or 'unknown'})")
     import torch
@@ -154,7 +155,7 @@ def verify(path: str | Path, epochs: int = 2, device: str | None = "cpu", strict
         log(f"re-running with {stored_threads} thread(s), as the stored run was made (this process has {threads})")
         torch.set_num_threads(stored_threads)
     try:
-        fresh = fit(config, device=device, progress=False, log=lambda line: log("  " + line), stop_after=epochs,
+        fresh = train(config, device=device, progress=False, log=lambda line: log("  " + line), stop_after=epochs,
                     compile=stored.compiled)
     finally:
         torch.set_num_threads(threads)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 from matplotlib.ticker import FuncFormatter
 
-from .results import TARGET, WINDOW, History, window_label
+from ..train import TARGET, WINDOW, History, window_label
 
 # --- the accuracy axis ---
 # The view every accuracy panel starts from. 98.5-99.8 would put 99.4 at 69 % of the height (top third), so the

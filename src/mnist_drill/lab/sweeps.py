@@ -15,12 +15,14 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from .config import STEPS, Config, variant
-from .fileio import write_json
+from ..config import STEPS, Config
+from ..fileio import write_json
 from .layout import display, slug, summary_path, sweep_dir
 from .parallel import Run, run_all
 from .provenance import command_line
-from .results import TARGET, History, format_table, holds, in_window, window_label
+from ..train import TARGET, History, holds, in_window, window_label
+from .recipes import stored_config, variant
+from .results import format_table, load_history
 
 
 def definition(name: str, folder: Path | None = None) -> dict:
@@ -38,12 +40,12 @@ def definition(name: str, folder: Path | None = None) -> dict:
 
 def candidates(name: str, overrides: dict | None = None, folder: Path | None = None) -> dict[str, Config]:
     """The configs of sweep `name` by label, on the validation split, plus `overrides` on each. A candidate whose
-    whole config was frozen when it ran is read back as it was (Config.from_dict names any option removed since)."""
+    whole config was frozen when it ran is read back as it was (recipes.stored_config names any option removed since)."""
     spec = definition(name, folder)
     configs = {}
     for label, candidate in spec["candidates"].items():
         if "config" in candidate:
-            config = Config.from_dict({**candidate["config"], "seed": 1})
+            config = stored_config({**candidate["config"], "seed": 1})
         else:
             base = spec.get("base", {})
             step = base.get("step", max(STEPS))
@@ -119,7 +121,7 @@ def load_sweep(name: str, folder: Path | None = None, spec_folder: Path | None =
     for label in definition(name, spec_folder or folder)["candidates"]:
         paths = sorted((folder / slug(label)).glob("seed*.json"), key=lambda p: int(p.stem[4:]))
         if paths:
-            runs[label] = [History.load(p) for p in paths]
+            runs[label] = [load_history(p) for p in paths]
     if not runs:
         raise FileNotFoundError(f"no stored runs of sweep {name!r} in {display(folder)}; "
                                 f"run `python -m mnist_drill sweep {name}` first")

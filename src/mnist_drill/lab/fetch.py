@@ -11,6 +11,7 @@ import os
 import pickle
 import socket
 import stat
+import struct
 import subprocess
 import sys
 import tempfile
@@ -24,10 +25,10 @@ import numpy as np
 import torchvision
 from torchvision.datasets.utils import check_integrity
 
-from .errors import MnistUnavailable
-from .fileio import probe_writable
-from .idx import write_idx
-from .paths import DATA_DIR, DATA_ENV
+from ..data import raw_dir
+from ..errors import MnistUnavailable
+from ..fileio import atomic_write_bytes, probe_writable
+from ..paths import DATA_DIR, DATA_ENV
 
 # file name -> (size in bytes, md5 of the uncompressed file), as torchvision reads them from MNIST/raw
 RAW_FILES: dict[str, tuple[int, str]] = {
@@ -49,9 +50,10 @@ DOWNLOAD_TIMEOUT = 10.0  # seconds per socket operation during torchvision's dow
 Source = tuple[str, Callable[[Path], None]]
 
 
-def raw_dir(root: str | os.PathLike = DATA_DIR) -> Path:
-    """Where `torchvision.datasets.MNIST(root, download=False)` looks for the IDX files."""
-    return Path(root) / "MNIST" / "raw"
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """An uint8 array written atomically in IDX format: magic 0x0000 08 <ndim>, each dim as big-endian int32."""
+    header = struct.pack(f">I{array.ndim}I", 0x0800 | array.ndim, *array.shape)
+    atomic_write_bytes(path, header + np.ascontiguousarray(array, np.uint8).tobytes())
 
 
 # ---------------------------------------------------------------------------------------------------

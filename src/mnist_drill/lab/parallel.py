@@ -16,7 +16,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import Config
+from ..config import Config
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class Run:
 
 def default_jobs(device: str | None = None) -> int:
     """Runs side by side when --jobs is not given: one per CPU core on a CPU, one on a GPU (it has its own cores)."""
-    from .devices import pick_device
+    from ..devices import pick_device
 
     return 1 if pick_device(device).type != "cpu" else max(1, os.cpu_count() or 1)
 
@@ -41,7 +41,7 @@ def run_all(runs: list[Run], jobs: int, *, device=None, command: str = "", log=p
     drop: called with each finished run and its History; the tags it returns are taken off the queue (not started).
     One job runs in this process, as before; several run in fresh processes with cores // jobs threads each.
     """
-    from .engine import fit
+    from .runs import train
 
     pending = list(runs)
     done: dict[str, object] = {}
@@ -61,8 +61,8 @@ def run_all(runs: list[Run], jobs: int, *, device=None, command: str = "", log=p
         while pending:
             run = pending.pop(0)
             log(f"--- {run.tag} ---")
-            finished(run, fit(run.config, device=device, progress=False, log=log, command=command or None,
-                              save_to=run.save_to))
+            finished(run, train(run.config, run.save_to, device=device, progress=False, log=log,
+                                command=command or None))
         return done
     threads = max(1, (os.cpu_count() or 1) // jobs)
     log(f"{len(pending)} runs, {jobs} at a time, {threads} thread{'s' * (threads > 1)} each")
@@ -103,11 +103,11 @@ def _start_worker(threads: int) -> None:
 
 
 def _train(run: Run, device, command: str):
-    from .engine import fit
+    from .runs import train
 
     def log(line: str) -> None:
         print("\n".join(f"[{run.tag}] {part}" for part in str(line).splitlines()), flush=True)
 
-    history = fit(run.config, device=device, progress=False, log=log, command=command or None, save_to=run.save_to)
+    history = train(run.config, run.save_to, device=device, progress=False, log=log, command=command or None)
     history.model = None  # the parent needs the numbers only
     return history

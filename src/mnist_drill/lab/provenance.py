@@ -12,7 +12,7 @@ import shlex
 import subprocess
 import sys
 
-from .paths import PROJECT_ROOT
+from ..paths import PROJECT_ROOT
 
 # What counts as code: a change here changes what a run computes. results/, notebooks' stored outputs,
 # the README and the tests do not.

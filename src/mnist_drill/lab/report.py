@@ -12,24 +12,15 @@ import io
 import json
 from pathlib import Path
 
+from ..config import STEPS
+from ..errors import ReportError
+from ..fileio import atomic_write_bytes
+from ..paths import PROJECT_ROOT
+from ..train import TARGET, History, first_consistent_epoch, held_phrase
 from . import layout
-from .config import STEPS, VARIANTS, variant
-from .errors import ReportError
-from .fileio import atomic_write_bytes
-from .paths import PROJECT_ROOT
-from .peers import PEERS
 from .provenance import describe_machine
-from .results import (
-    TARGET,
-    History,
-    first_consistent_epoch,
-    format_seeds_table,
-    format_table,
-    held_phrase,
-    machine_label,
-    steps_table,
-    summarize_seeds,
-)
+from .recipes import PEERS, VARIANTS, variant
+from .results import format_seeds_table, format_table, load_history, machine_label, steps_table, summarize_seeds
 from .seeds import load_seeds
 
 START, END = "<!-- report:start -->", "<!-- report:end -->"
@@ -50,7 +41,7 @@ def load_step_histories() -> dict[str, History]:
         path = layout.run_path("notebook", config.name)
         if path.is_file():
             try:
-                found[config.name] = History.load(path)
+                found[config.name] = load_history(path)
             except ValueError as e:
                 raise ReportError(f"{e}: re-run notebooks/{config.name}.ipynb") from None
     return found
@@ -120,7 +111,8 @@ def frontier_rows(summaries: list[dict], held_out: list[dict] | None = None) -> 
 
 def recipe_macs(config) -> int | None:
     """Multiply-adds per image of a recipe's config (None for a recipe no longer defined)."""
-    from .models import build_model, count_macs
+    from ..models import build_model
+    from .inspection import count_macs
 
     return count_macs(build_model(config)) if config else None
 
@@ -353,7 +345,7 @@ def result_line(history: History, summary: dict | None) -> str:
     best, best_epoch = history.best()
     line = (f"**Result** (test accuracy, one view). {history.params:,} parameters · best train accuracy "
             f"{max(history.column('train_acc')):.2f} % · best test {best:.2f} % (epoch {best_epoch}) · last epoch "
-            f"{history.one_view[-1]:.2f} % · {held_phrase(first_consistent_epoch(history))}")
+            f"{history.one_view[-1]:.2f} % · {held_phrase(first_consistent_epoch(history.one_view))}")
     if history.five_views:
         line += (f" · five views (test-time augmentation): last epoch {history.five_views[-1]:.2f} %, "
                  f"{held_phrase(first_consistent_epoch(history.five_views))}")

@@ -5,107 +5,26 @@ and the numbers drawn from it (first consistent epoch, verdicts, seed summaries,
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, fields
+from dataclasses import fields
 from pathlib import Path
 
-from .fileio import write_json
-
-TARGET = 99.4  # test accuracy, percent, to hold in every epoch from some epoch to the last
-WINDOW = 6  # a run holds when every one of its last WINDOW epochs reads >= TARGET: epochs 10-15 of 15
+from ..train import TARGET, WINDOW, History, first_consistent_epoch, holds, in_window, window_label
 
 
-def in_window(accs: list[float]) -> list[float]:
-    """The accuracies of a run's last WINDOW epochs (epochs 10-15 of 15; all of a run of fewer epochs)."""
-    return list(accs)[-WINDOW:]
 
-
-def window_label(epochs: int = 15) -> str:
-    """"10-15" for a 15-epoch run: the epochs its window covers."""
-    return f"{max(1, epochs - WINDOW + 1)}-{epochs}"
-
-
-def holds(accs: list[float], target: float = TARGET) -> bool:
-    """Whether every epoch of the window reads >= target (a run's one-view accuracies, or any reading's)."""
-    return min(in_window(accs)) >= target
-
-
-@dataclass
-class History:
-    config: dict
-    seed: int
-    params: int
-    device: str
-    versions: dict
-    eval_name: str = "Test"  # what the eval_* columns were measured on: "Test", or "Validation" on the val split
-    epochs: list[dict] = field(default_factory=list)  # one dict per epoch, see engine.fit
-    total_seconds: float = 0.0
-    started_at: str = ""
-    commit: str = ""  # git HEAD when the run started ("unknown" outside a checkout)
-    code_dirty: bool | None = None  # whether src/ and the other code paths differed from that commit
-    command: str = ""  # what made the run
-    # the machine's fingerprint (provenance.machine_fingerprint); None in runs stored before it was recorded
-    machine: dict | None = None
-    # a digest of the first batches' seeded draws (shuffle order, augmentation parameters), made by the CPU generator:
-    # the same on every machine for the same code and seed (loaders.TensorLoader.draws); None where not recorded
-    draws: dict | None = None
-    compiled: bool = False  # trained through torch.compile (engine.fit's compile): other kernels, other last digits
-    model: object = field(default=None, repr=False, compare=False)  # the trained model; not saved
-
-    # --- per-epoch columns ---
-    def column(self, key: str) -> list:
-        return [epoch[key] for epoch in self.epochs]
-
-    @property
-    def read_in_five_views(self) -> bool:
-        return bool(self.config.get("tta_shift"))
-
-    @property
-    def one_view(self) -> list[float]:
-        """Test accuracy % of every epoch, one forward pass per image (eval_acc): the reading every claim is made in."""
-        if not all("eval_acc" in epoch for epoch in self.epochs):
-            raise ValueError(f"{self.config.get('name')} seed {self.seed} was read in five views before the one-view "
-                             "reading was recorded beside them; re-run it for a one-view reading")
-        return self.column("eval_acc")
-
-    @property
-    def five_views(self) -> list[float] | None:
-        """Accuracy % of every epoch read in five views (five_acc: the image and its four 1-pixel shifts, probabilities
-        averaged), or None for a run that read one view only."""
-        return self.column("five_acc") if self.read_in_five_views else None
-
-    @property
-    def seconds_per_epoch(self) -> float:
-        return sum(self.column("seconds")) / max(len(self.epochs), 1)
-
-    def best(self) -> tuple[float, int]:
-        """(best one-view accuracy, its epoch), the earliest epoch on a tie."""
-        accs = self.one_view
-        i = max(range(len(accs)), key=lambda k: (accs[k], -k))
-        return accs[i], self.epochs[i]["epoch"]
-
-    # --- JSON ---
-    def to_dict(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "model"}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> History:
-        known = {f.name for f in fields(cls)} - {"model"}
+def load_history(path: str | Path) -> History:
+    """A stored History, from any version of the project; a file that is not one raises ValueError naming it."""
+    try:
+        data = json.loads(Path(path).read_text())
         missing = sorted({"config", "seed", "params", "epochs"} - set(data))
         if missing:
             raise ValueError(f"not a History: no {', '.join(missing)}")
+        known = {f.name for f in fields(History)} - {"model"}
         data = {k: v for k, v in data.items() if k in known}
-        return cls(**{**data, "epochs": upgrade_epochs(data["config"], data["epochs"])})
-
-    def save(self, path: str | Path) -> Path:
-        return write_json(path, self.to_dict())
-
-    @classmethod
-    def load(cls, path: str | Path) -> History:
-        """Read a History; a file that is not one raises ValueError naming the file."""
-        try:
-            return cls.from_dict(json.loads(Path(path).read_text()))
-        except (ValueError, TypeError, KeyError, AttributeError) as e:
-            raise ValueError(f"{path}: not a readable History ({e}); re-run the command that made it") from None
+        return History(**{**data, "device": data.get("device", ""),
+                          "epochs": upgrade_epochs(data["config"], data["epochs"])})
+    except (ValueError, TypeError, KeyError, AttributeError) as e:
+        raise ValueError(f"{path}: not a readable History ({e}); re-run the command that made it") from None
 
 
 def upgrade_epochs(config: dict, epochs: list[dict]) -> list[dict]:
@@ -139,41 +58,6 @@ def machine_label(machine: dict | None) -> str:
     return f"{machine.get('cpu')} ({machine.get('cpu_capability')}), {where} [{machine.get('hash')}]"
 
 
-def first_consistent_epoch(history_or_accs, target: float = TARGET) -> int | None:
-    """The epoch from which every later accuracy stays >= target, or None if the last one misses it.
-
-    Accepts a History (read in one view) or a list of per-epoch accuracies (epochs numbered from 1).
-    """
-    if isinstance(history_or_accs, History):
-        accs, numbers = history_or_accs.one_view, history_or_accs.column("epoch")
-    else:
-        accs = list(history_or_accs)
-        numbers = list(range(1, len(accs) + 1))
-    first = None
-    for number, acc in zip(reversed(numbers), reversed(accs), strict=True):
-        if acc < target:
-            break
-        first = number
-    return first
-
-
-def verdict(history: History, target: float = TARGET) -> str:
-    best, best_epoch = history.best()
-    first = first_consistent_epoch(history, target)
-    line = (f"Verdict: best {best:.2f}% at epoch {best_epoch} | {held_phrase(first, target)} | "
-            f"last {history.one_view[-1]:.2f}%")
-    if history.five_views:
-        five = first_consistent_epoch(history.five_views, target)
-        line += (f" | five views (test-time augmentation): {held_phrase(five, target)}, "
-                 f"last {history.five_views[-1]:.2f}%")
-    return (f"{line} | {history.params:,} params | {history.total_seconds:.1f} s total "
-            f"({history.seconds_per_epoch:.1f} s/epoch on {history.device})")
-
-
-def held_phrase(first: int | None, target: float = TARGET) -> str:
-    return f">= {target}% held from epoch {first}" if first else f">= {target}% never held to the last epoch"
-
-
 def window_stats(runs: list[list[float]], target: float = TARGET) -> dict:
     """Over several runs' per-epoch accuracies: the first epoch every run holds from, the lowest accuracy of the
     window, how many runs hold through it, the mean over it, and the mean of the last epoch."""
@@ -201,7 +85,7 @@ def summarize_seeds(histories: list[History], target: float = TARGET) -> dict:
         accs = [h.one_view[i] for h in histories]
         per_epoch.append({"epoch": histories[0].epochs[i]["epoch"], "min": min(accs),
                           "mean": sum(accs) / len(accs), "max": max(accs)})
-    firsts = [first_consistent_epoch(h, target) for h in histories]
+    firsts = [first_consistent_epoch(h.one_view, target) for h in histories]
     worst = min(histories, key=lambda h: (min(in_window(h.one_view)), h.one_view[-1]))
     summary = {
         "name": histories[0].config["name"],
@@ -259,7 +143,7 @@ def steps_table(histories: dict[str, History], markdown: bool = False, summaries
     rows = []
     for name, h in histories.items():
         best, best_epoch = h.best()
-        first = first_consistent_epoch(h)
+        first = first_consistent_epoch(h.one_view)
         seeds = summaries.get(name)
         five = "-"
         if h.five_views:

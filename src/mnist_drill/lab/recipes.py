@@ -1,4 +1,7 @@
-"""Published small-model recipes, run under this project's protocol (its loop, its log, seeds 1-5, one view) as
+"""The lab's recipes beside the steps: the named variants run on the test set (`--variant NAME`), the published
+peers run under this project's protocol, and the options removed from Config that stored runs may still name.
+
+Peers: published small-model recipes, run under this project's protocol (its loop, its log, seeds 1-5, one view) as
 variants of the final step, so the frontier can place ours beside them.
 
 PEER_3762: the 3,762-parameter network of adilsammar/woolly-of-cv ("MNIST_ALBUMENTATION_3762_99.52", one run, 99.52 %
@@ -18,6 +21,12 @@ normalising (x -> (1 + c) x + b, clipped), as Albumentations' RandomBrightnessCo
 batches are cut from one seeded permutation on the CPU, and the test set is read by the model after the epoch, in one
 view, in batches of 250.
 """
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ..config import _AFFINE, _SMALL, _WIDE, ONE_CYCLE, STEPS, Config
 
 PEER_3762 = dict(arch="P4 P4 P4 M P8 P8 P8 M P8 P8 P8 G", conv_bias=True, dropout=0.01, dropout_after="pool",
                  block_order="bn-relu", batch_size=32, lr=0.1, momentum=0.0, nesterov=False, weight_decay=0.0, ema=0.0,
@@ -46,3 +55,57 @@ PEERS = {"05_one_cycle_3.8k-peer": "[adilsammar/woolly-of-cv](https://github.com
                                    "assets/mnist), 3,762 parameters, 99.52 % in one run",
          "05_one_cycle_6.3k-peer": "[Shwethaamrutha/TSAI-S6](https://github.com/Shwethaamrutha/TSAI-S6), 6,260 "
                                    "parameters, 99.40-99.44 % in epochs 13-15 of one run"}
+
+# Named variants of a step, run on the test set beside it (`--variant NAME` on train and seeds): label -> overrides
+# of the variant's base (VARIANT_BASES, else the step itself). EXPERIMENTS.md says which round each came from.
+VARIANTS = {
+    5: {"7.6k-rotation": dict(),  # the one-cycle recipe alone, on step 4's model
+        "5.7k-affine": dict(arch=_SMALL, **_AFFINE),
+        "5.7k-affine-wd": dict(arch=_SMALL, weight_decay=1e-4, **_AFFINE),  # the next one read in one view only
+        # step 5 until round 14, on 5,680 parameters: holds on every seed 1-10 in five views, not in one
+        "5.7k-affine-wd-tta": dict(arch=_SMALL, weight_decay=1e-4, tta_shift=1, **_AFFINE),
+        "9.8k": dict(arch=_WIDE),  # step 5's model with the one-cycle recipe alone
+        "4.5k-separable": dict(arch="C8 M D24 D32 D32 D32 G", weight_decay=1e-4, **_AFFINE),
+        "3.8k-peer": PEER_3762,  # published recipes under our protocol (peers.py: whose, and how faithful)
+        "6.3k-peer": PEER_6260},
+}
+VARIANT_BASES = {5: ONE_CYCLE}
+
+
+def variant(step: int, name: str) -> Config:
+    """Step `step` with the overrides of its variant `name`, named "<step name>_<name>"."""
+    options = VARIANTS.get(step, {})
+    if name not in options:
+        raise ValueError(f"step {step} has no variant {name!r}; it has {sorted(options) or 'none'}")
+    base = VARIANT_BASES.get(step, STEPS[step])
+    return replace(base, name=f"{STEPS[step].name}_{name}", **options[name])
+
+
+# --- options removed from Config: a stored run that left them off still loads; one that used them names the last
+# commit that has them (EXPERIMENTS.md tells what each round found) ---
+REMOVED = {  # option -> (its "off" value, the last commit that has it)
+    "bn_refresh": (0, "93b60e4"), "elastic_alpha": (0.0, "93b60e4"), "elastic_sigma": (4.0, "93b60e4"),
+    "label_smoothing": (0.0, "93b60e4"), "lr_points": ([[0.0, 0.25], [2.0, 1.0], [8.0, 0.1], [15.0, 0.0]], "93b60e4"),
+    "bn_momentum": (0.1, "84040a5"), "ghost_batch": (0, "84040a5"), "cutout": (0, "84040a5"),
+    "swa_from": (0, "84040a5"), "pipeline": ("fast", "84040a5"), "num_workers": (2, "84040a5")}
+REMOVED_VALUES = {"scheduler": ("linear", "93b60e4")}
+
+
+class RemovedOption(ValueError):
+    """A stored run made with an option this version no longer has."""
+
+
+def stored_config(data: dict) -> Config:
+    """The Config a stored run ran, from its saved dict: removed options it left off are dropped; one it used raises
+    RemovedOption (one line naming the commit that can re-run it)."""
+    used = [(k, v, commit) for k, (v, commit) in REMOVED_VALUES.items() if data.get(k) == v]
+    used += [(k, data[k], commit) for k, (off, commit) in REMOVED.items() if k in data and _plain(data[k]) != off]
+    if used:
+        name, value, commit = used[0]
+        raise RemovedOption(f"made with option {name}={value!r}, removed after commit {commit}: "
+                            f"`git checkout {commit}` to re-run it")
+    return Config.from_dict({k: v for k, v in data.items() if k not in REMOVED})
+
+
+def _plain(value):
+    return [_plain(v) for v in value] if isinstance(value, (list, tuple)) else value

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from .config import Config
-from .fileio import write_json
+from ..config import Config
+from ..fileio import write_json
 from .layout import display, summary_path
 from .parallel import Run, run_all
 from .provenance import command_line
-from .results import History, format_seeds_table, summarize_seeds
+from ..train import History
+from .results import format_seeds_table, load_history, summarize_seeds
 
 
 def run_seeds(config: Config, seeds: list[int], folder: Path | None, *, identity: dict | None = None,
@@ -38,4 +39,4 @@ def load_seeds(folder: Path) -> list[History]:
     paths = sorted(Path(folder).glob("seed*.json"), key=lambda p: int(p.stem[4:]))
     if not paths:
         raise FileNotFoundError(f"no seed runs in {display(folder)}; run `python -m mnist_drill seeds` for it first")
-    return [History.load(p) for p in paths]
+    return [load_history(p) for p in paths]
