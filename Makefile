@@ -49,7 +49,7 @@ evidence: data  ## every cited test-set run, one after another with all threads,
 	for step in $$($(PY) -c "from mnist_drill.config import STEPS; print(*STEPS)"); do \
 		$(PY) -m mnist_drill seeds --step $$step --seeds 5 --jobs 1 || exit 1; \
 	done
-	$(PY) -c "from mnist_drill.config import LAST_STEP, VARIANTS; print(*VARIANTS.get(LAST_STEP, {}))" | tr ' ' '\n' | \
+	$(PY) -c "from mnist_drill.config import LAST_STEP; from mnist_drill.lab.recipes import VARIANTS; print(*VARIANTS.get(LAST_STEP, {}))" | tr ' ' '\n' | \
 		while read -r name; do $(PY) -m mnist_drill seeds --variant "$$name" --seeds 5 --jobs 1 || exit 1; done
 	$(MAKE) notebooks bench
 

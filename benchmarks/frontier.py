@@ -17,15 +17,14 @@ import time
 import torch
 import torch.nn.functional as F
 
-from mnist_drill.train import weight_average
-from mnist_drill.train import make_optimizer, set_seed
-from mnist_drill.train import evaluate
-from mnist_drill.fileio import write_json
-from mnist_drill.lab.layout import benchmark_path, display, seeds_dir, summary_path
 from mnist_drill.data import make_loaders
-from mnist_drill.models import build_model
+from mnist_drill.fileio import write_json
+from mnist_drill.lab.fetch import ensure_mnist
+from mnist_drill.lab.layout import benchmark_path, display, seeds_dir, summary_path
 from mnist_drill.lab.provenance import machine_fingerprint, provenance
 from mnist_drill.lab.report import cited_seed_configs
+from mnist_drill.models import build_model
+from mnist_drill.train import evaluate, make_optimizer, set_seed, weight_average
 
 
 def time_recipe(config, batches: int, warm_up: int) -> tuple[float, float, int]:
@@ -66,6 +65,7 @@ def main(argv=None) -> int:
     if min(args.batches, args.rounds) <= 0 or args.warm_up < 0:
         parser.error("--batches and --rounds must be > 0 and --warm-up >= 0")
     recipes = [c for _, _, c in cited_seed_configs() if summary_path(seeds_dir(c.name)).is_file()]
+    ensure_mnist()
     timings = {c.name: [] for c in recipes}
     for round_number in range(1, args.rounds + 1):
         for config in recipes:

@@ -16,7 +16,7 @@ from dataclasses import replace
 
 import torch
 
-from mnist_drill.config import FINAL
+from mnist_drill.config import LAST_STEP, STEPS
 from mnist_drill.fileio import write_json
 from mnist_drill.lab.layout import benchmark_path, display
 from mnist_drill.lab.parallel import Run, run_all
@@ -39,7 +39,8 @@ def main(argv=None) -> int:
     cores = os.cpu_count() or 1
     if cores < 2:
         parser.error("this machine has one core: --jobs 2 has nothing to share")
-    runs = [Run(f"seed {seed}", replace(FINAL, seed=seed, epochs=args.epochs), None) for seed in (1, 2)]
+    final = STEPS[LAST_STEP]
+    runs = [Run(f"seed {seed}", replace(final, seed=seed, epochs=args.epochs), None) for seed in (1, 2)]
     images = len(runs) * args.epochs * 60_000
     print(f"=== --jobs 1: {len(runs)} runs one after the other, {torch.get_num_threads()} threads ===", flush=True)
     one = timed(runs, 1)
@@ -47,7 +48,7 @@ def main(argv=None) -> int:
     two = timed(runs, 2)
     rows = [{"jobs": jobs, "threads_per_run": threads, "wall_seconds": wall, "images_per_second": images / wall}
             for jobs, threads, wall in ((1, torch.get_num_threads(), one), (2, max(1, cores // 2), two))]
-    result = {"config": FINAL.name, "epochs": args.epochs, "runs": len(runs), "rows": rows, "ratio": one / two,
+    result = {"config": final.name, "epochs": args.epochs, "runs": len(runs), "rows": rows, "ratio": one / two,
               "machine": machine_fingerprint("cpu"), **provenance()}
     for row in rows:
         print(f"--jobs {row['jobs']}: {row['wall_seconds']:.1f} s, {row['images_per_second']:,.0f} training images/s")

@@ -7,8 +7,8 @@ on a shared 2-core virtual machine one timing of the same work moves by 20 % or 
 Training rows time the final step's training step on real augmented batches of 128 (forward, backward, SGD with
 Nesterov momentum, the scheduler, the weight average's update). Evaluation rows time reading 1,000 test images, one
 view and five. The first row of each table is eager PyTorch, as `fit` runs today; every other row changes one thing.
-Nothing is trained to the end; a lever goes into the engine only when it pays here and the final step's seeds, re-made
-with it, show no accuracy traded.
+Nothing is trained to the end; a lever goes into the training loop (train.py) only when it pays here and the final
+step's seeds, re-made with it, show no accuracy traded.
 Usage: python benchmarks/levers.py [--steps N] [--rounds R] [--out results/benchmark_levers.json]
 """
 
@@ -62,14 +62,12 @@ def measure(lever: str, steps: int) -> dict:
     import torch
     import torch.nn.functional as F
 
-    from mnist_drill.train import weight_average
-    from mnist_drill.config import FINAL
-    from mnist_drill.train import make_optimizer, set_seed
-    from mnist_drill.train import average_views, view_log_probs
+    from mnist_drill.config import LAST_STEP, STEPS
     from mnist_drill.data import make_loaders
     from mnist_drill.models import build_model
+    from mnist_drill.train import average_views, make_optimizer, set_seed, view_log_probs, weight_average
 
-    config = FINAL
+    config = STEPS[LAST_STEP]
     device = torch.device("cpu")
     if lever == "allocator":
         keep_freed_memory()
@@ -142,14 +140,17 @@ def main(argv=None) -> int:
 
     import torch
 
-    from mnist_drill.config import FINAL
-    from mnist_drill.fileio import write_json
-    from mnist_drill.lab.layout import benchmark_path, display
+    from mnist_drill.config import LAST_STEP, STEPS
     from mnist_drill.data import make_loaders
+    from mnist_drill.fileio import write_json
+    from mnist_drill.lab.fetch import ensure_mnist
+    from mnist_drill.lab.layout import benchmark_path, display
     from mnist_drill.lab.provenance import machine_fingerprint, provenance
     from mnist_drill.lab.results import format_table
 
-    steps_per_epoch = len(make_loaders(FINAL, torch.device("cpu"), torch.Generator().manual_seed(1)).train)
+    final = STEPS[LAST_STEP]
+    ensure_mnist()  # once, here: the workers read the files it has checked
+    steps_per_epoch = len(make_loaders(final, torch.device("cpu"), torch.Generator().manual_seed(1)).train)
     runs = {lever: [] for lever in (*TRAINING, *EVALUATION)}
     for round_number in range(1, args.rounds + 1):
         for lever in runs:
@@ -181,7 +182,7 @@ def main(argv=None) -> int:
     print(format_table(["evaluation lever", "one view ms/1,000", "five views ms/1,000", "ratio (one, five)"],
                        [[e["change"], f"{e['one_view_ms_per_1000']:.1f}", f"{e['five_views_ms_per_1000']:.1f}",
                          f"{e['ratio_one_view']:.2f}, {e['ratio_five_views']:.2f}"] for e in evaluation]))
-    result = {"step": FINAL.name, "steps_timed": args.steps, "rounds": args.rounds, "statistic": "median of rounds",
+    result = {"step": final.name, "steps_timed": args.steps, "rounds": args.rounds, "statistic": "median of rounds",
               "training": training, "evaluation": evaluation, "machine": machine_fingerprint("cpu"), **provenance()}
     out = args.out or benchmark_path("benchmark_levers")
     print(f"saved {display(write_json(out, result))}")

@@ -1,14 +1,16 @@
 """Speed, measured side by side in one run on this machine:
 
-1. the reference-style set-up: the step-3 model on the classic torchvision DataLoader pipeline
-   (transforms.RandomRotation on PIL images, batch 128, num_workers=2);
-2. the same step-3 model on the fast pipeline (tensors on the device, batched rotation);
+1. the reference-style set-up: the step-3 model on the classic torchvision DataLoader pipeline, kept here and nowhere
+   else (transforms.RandomRotation on PIL images, batch 128, num_workers=2);
+2. the same step-3 model on the package's pipeline (tensors on the device, batched rotation);
 3. the final step's full run (all its epochs, evaluation included), wall time from the call to fit;
 4. with --also-variant NAME, the full run of that variant of the final step, measured the same way: a candidate
    for the final step, against the speed guard, beside the step it would replace.
 
-Rows 1 and 2 run --short-epochs epochs each (default 2) and compare seconds per epoch, evaluation
-included; the ratio printed is row 1 over row 3 per epoch, and row 1 over row 2 (the pipeline alone).
+Every row is the core's `train.fit`; row 1 only hands it the classic loaders in place of `make_loaders`, so the same
+model, optimizer, schedule and evaluation run on both pipelines. Rows 1 and 2 run --short-epochs epochs each (default
+2) and compare seconds per epoch, evaluation included; the ratio printed is row 1 over row 3 per epoch, and row 1 over
+row 2 (the pipeline alone).
 Usage: python benchmarks/speed.py [--short-epochs N] [--device cpu|cuda] [--also-variant NAME]
                                   [--out results/benchmark.json]
 """
@@ -16,31 +18,106 @@ Usage: python benchmarks/speed.py [--short-epochs N] [--device cpu|cuda] [--also
 from __future__ import annotations
 
 import argparse
+import contextlib
 import platform
 import time
 from dataclasses import replace
+from pathlib import Path
+from unittest import mock
 
 import torch
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+from torchvision import transforms
 
-from mnist_drill.config import LAST_STEP, STEP_3, STEPS, variant
+from mnist_drill import train
+from mnist_drill.config import LAST_STEP, STEP_3, STEPS
+from mnist_drill.data import EVAL_BATCH, Loaders, load_split, mean_std, split_indices
 from mnist_drill.devices import pick_device
-from mnist_drill.train import fit
 from mnist_drill.fileio import write_json
+from mnist_drill.lab.fetch import ensure_mnist
 from mnist_drill.lab.layout import benchmark_path, display
 from mnist_drill.lab.provenance import machine_fingerprint, provenance
-from mnist_drill.lab.results import first_consistent_epoch
+from mnist_drill.lab.recipes import variant
+from mnist_drill.paths import DATA_DIR
+
+NUM_WORKERS = 2  # the reference's DataLoader workers
 
 
-def timed_fit(config, device, label):
-    print(f"\n=== {label}: {config.name}, {config.pipeline} pipeline, {config.epochs} epoch(s) ===", flush=True)
-    start = time.perf_counter()
-    history = fit(config, device=device, progress=False, save_to=None,
-                  log=lambda line: print("   ", line, flush=True))
-    wall = time.perf_counter() - start
-    return {"label": label, "step": config.name, "pipeline": config.pipeline, "epochs": config.epochs,
-            "batch_size": config.batch_size, "num_workers": config.num_workers if config.pipeline != "fast" else 0,
+# --- the classic pipeline: the reference's Dataset + DataLoader with torchvision's transforms on PIL images ---------
+class MnistImages(Dataset):
+    """(image, label) pairs as torchvision.datasets.MNIST gives them (a mode "L" PIL image through `transform`, an
+    int label), from the tensors of data.load_split."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, transform):
+        self.images, self.labels, self.transform = images, labels, transform
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int):
+        return self.transform(Image.fromarray(self.images[index].numpy())), int(self.labels[index])
+
+
+class OnDevice:
+    """A DataLoader's batches moved to the device, with its len(); no `draws` digest (fit records it as None)."""
+
+    draws = None
+
+    def __init__(self, loader: DataLoader, device):
+        self.loader, self.device = loader, torch.device(device)
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self):
+        for x, y in self.loader:
+            yield x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+
+
+def classic_loaders(config, device, generator: torch.Generator, root: Path = DATA_DIR,
+                    num_workers: int = NUM_WORKERS) -> Loaders:
+    """data.make_loaders's call and result, from torchvision DataLoaders: the same split, subsets and statistics."""
+    if config.augment_p < 1 or config.brightness or config.contrast or config.crop_pad:
+        raise ValueError("the classic pipeline draws rotation, shift and zoom only")
+    images, labels = load_split(root, train=True)
+    train_idx, eval_idx, eval_from_train = split_indices(config.split, len(labels), config.train_subset,
+                                                         config.eval_subset)
+    mean, std = mean_std(images[train_idx])  # the training images' own statistics, as make_loaders takes them
+    if eval_from_train:
+        eval_images, eval_labels, eval_name = images[eval_idx], labels[eval_idx], "Validation"
+    else:
+        eval_images, eval_labels = (t[:config.eval_subset] for t in load_split(root, train=False))
+        eval_name = "Test"
+    if config.shift or config.scale:
+        augmentation = [transforms.RandomAffine(config.rotation_deg,
+                                                translate=(config.shift, config.shift) if config.shift else None,
+                                                scale=(1 - config.scale, 1 + config.scale) if config.scale else None)]
+    else:
+        augmentation = [transforms.RandomRotation(config.rotation_deg)] if config.rotation_deg else []
+    normalise = [transforms.ToTensor(), transforms.Normalize((mean,), (std,))]
+    options = dict(num_workers=num_workers, persistent_workers=num_workers > 0,
+                   pin_memory=torch.device(device).type == "cuda")
+    train_set = MnistImages(images[train_idx], labels[train_idx], transforms.Compose(augmentation + normalise))
+    eval_set = MnistImages(eval_images, eval_labels, transforms.Compose(normalise))
+    return Loaders(OnDevice(DataLoader(train_set, config.batch_size, shuffle=True, generator=generator, **options),
+                            device),
+                   OnDevice(DataLoader(eval_set, EVAL_BATCH, **options), device), eval_name, mean, std)
+
+
+# --- the measurement ------------------------------------------------------------------------------------------------
+def timed_fit(config, device, label, classic: bool = False) -> dict:
+    pipeline = "torchvision" if classic else "fast"
+    print(f"\n=== {label}: {config.name}, {pipeline} pipeline, {config.epochs} epoch(s) ===", flush=True)
+    swap = mock.patch.object(train, "make_loaders", classic_loaders) if classic else contextlib.nullcontext()
+    with swap:
+        start = time.perf_counter()
+        history = train.fit(config, device=device, progress=False, log=lambda line: print("   ", line, flush=True))
+        wall = time.perf_counter() - start
+    return {"label": label, "step": config.name, "pipeline": pipeline, "epochs": config.epochs,
+            "batch_size": config.batch_size, "num_workers": NUM_WORKERS if classic else 0,
             "params": history.params, "wall_seconds": wall, "seconds_per_epoch": wall / config.epochs,
-            "eval_acc": history.one_view, "first_consistent_epoch": first_consistent_epoch(history)}
+            "eval_acc": history.one_view, "first_consistent_epoch": train.first_consistent_epoch(history.one_view)}
 
 
 def main(argv=None) -> int:
@@ -54,13 +131,14 @@ def main(argv=None) -> int:
         parser.error(f"--short-epochs must be > 0, got {args.short_epochs}")
     try:
         candidate = variant(LAST_STEP, args.also_variant) if args.also_variant else None
-    except ValueError as e:
-        parser.error(str(e))
+    except ValueError as e:  # one line, before anything is timed
+        parser.exit(2, f"{parser.prog}: error: {e}\n")
     device = pick_device(args.device)
+    ensure_mnist()
     final = STEPS[LAST_STEP]
-    classic = replace(STEP_3, pipeline="torchvision", batch_size=128, num_workers=2, epochs=args.short_epochs)
-    rows = [timed_fit(classic, device, "reference-style: step-3 model, torchvision DataLoader"),
-            timed_fit(replace(classic, pipeline="fast"), device, "step-3 model, fast pipeline"),
+    short = replace(STEP_3, batch_size=128, epochs=args.short_epochs)
+    rows = [timed_fit(short, device, "reference-style: step-3 model, torchvision DataLoader", classic=True),
+            timed_fit(short, device, "step-3 model, fast pipeline"),
             timed_fit(final, device, "final step, fast pipeline, full run")]
     if candidate is not None:
         rows.append(timed_fit(candidate, device, f"variant {args.also_variant}, full run"))

@@ -154,15 +154,6 @@ def test_brightness_and_contrast_scale_and_lift_each_image_and_stay_in_range(dig
     assert torch.equal(b == 0, c == 0)
 
 
-def test_cutout_blanks_one_square_per_image_clipped_at_the_border():
-    from mnist_drill.augment import cutout
-
-    images = torch.ones(2, 1, 6, 6)
-    out = cutout(images, torch.tensor([[0, 0], [3, 3]]), 2)
-    assert out[0, 0, 0, 0] == 0 and out[0].sum() == 35  # clipped: only 1 of its 4 pixels is inside
-    assert out[1, 0, 2:4, 2:4].eq(0).all() and out[1].sum() == 32
-
-
 def test_a_whole_pixel_move_through_affine_is_exact():
     """The pad-and-crop shift (crop_pad) goes through affine with no rotation: whole pixels move exactly."""
     from mnist_drill.augment import affine, shift

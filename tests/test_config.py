@@ -12,13 +12,12 @@ from mnist_drill.config import (
     STEP_4,
     STEP_5,
     STEPS,
-    VARIANTS,
     Config,
     diff,
     format_diff,
     smoke,
-    variant,
 )
+from mnist_drill.lab.recipes import VARIANTS, stored_config, variant
 
 
 def test_chain_changes_one_idea_per_step():
@@ -44,8 +43,9 @@ def test_format_diff_reads_like_the_change():
     assert "no change" in format_diff(STEP_1, STEP_1)
 
 
-@pytest.mark.parametrize("bad", [dict(epochs=0), dict(batch_size=-1), dict(dropout=1.0), dict(pipeline="x"),
-                                 dict(split="train"), dict(scheduler="cosine"), dict(train_subset=0),
+@pytest.mark.parametrize("bad", [dict(epochs=0), dict(batch_size=-1), dict(dropout=1.0), dict(lr=-1),
+                                 dict(momentum=1.5), dict(split="train"), dict(scheduler="cosine"),
+                                 dict(train_subset=0),
                                  dict(ema=1.0), dict(ema=-0.1), dict(block_order="bn"), dict(shift=0.5),
                                  dict(scale=-0.1), dict(tta_shift=-1), dict(tta_shift=14)])
 def test_bad_values_are_refused_with_the_field_named(bad):
@@ -64,15 +64,14 @@ def test_dict_round_trip_and_unknown_fields():
 
 
 def test_a_stored_config_with_a_removed_option_loads_when_off_and_names_the_commit_when_on():
-    from mnist_drill.lab.recipes import LAST_WITH_REMOVED, REMOVED, RemovedOption
+    from mnist_drill.lab.recipes import REMOVED, RemovedOption
 
-    old = {**STEP_5.to_dict(), **REMOVED}  # a run stored while the options existed, each left off
-    assert Config.from_dict(old) == STEP_5
-    for option, on in (("bn_refresh", 10_000), ("elastic_alpha", 34.0), ("label_smoothing", 0.1),
-                       ("scheduler", "linear")):
-        with pytest.raises(RemovedOption, match=f"{option}=.*removed after commit {LAST_WITH_REMOVED}: "
-                                                f"`git checkout {LAST_WITH_REMOVED}` to re-run it"):
-            Config.from_dict({**old, option: on})
+    old = {**STEP_5.to_dict(), **{k: off for k, (off, _) in REMOVED.items()}}  # stored while they existed, all off
+    assert stored_config(old) == STEP_5
+    for option, on in (("bn_refresh", 10_000), ("label_smoothing", 0.1), ("cutout", 8), ("swa_from", 10)):
+        commit = REMOVED[option][1]
+        with pytest.raises(RemovedOption, match=f"{option}=.*removed after commit {commit}: `git checkout {commit}`"):
+            stored_config({**old, option: on})
 
 
 def test_smoke_is_small():

@@ -126,8 +126,7 @@ def test_missing_and_bad_files_are_named(tmp_path):
 # --- commands ---
 
 @pytest.mark.slow  # trains on the full data or starts a process
-@pytest.mark.parametrize("pipeline", ["fast", "torchvision"])
-def test_a_processed_cache_with_wrong_labels_cannot_be_trained_on_trains(mnist_root, tmp_path, pipeline):
+def test_a_processed_cache_with_wrong_labels_cannot_be_trained_on_trains(mnist_root, tmp_path):
     """torchvision's MNIST class would read MNIST/processed/*.pt before the raw files: all labels 0 here."""
     import torch
 
@@ -139,17 +138,18 @@ def test_a_processed_cache_with_wrong_labels_cannot_be_trained_on_trains(mnist_r
     for name, n in (("training.pt", 60_000), ("test.pt", 10_000)):
         torch.save((torch.zeros(n, 28, 28, dtype=torch.uint8), torch.zeros(n, dtype=torch.int64)), processed / name)
     env = {**os.environ, DATA_ENV: str(tmp_path), "MNIST_DRILL_RESULTS": str(tmp_path / "results")}
-    result = subprocess.run([sys.executable, "-m", "mnist_drill", "train", "--smoke", "--no-progress",
-                             "--pipeline", pipeline], capture_output=True, text=True, timeout=300, env=env)
+    result = subprocess.run([sys.executable, "-m", "mnist_drill", "train", "--smoke", "--no-progress"],
+                            capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stderr[-800:]
     assert "(100.00%)" not in result.stdout and "held from epoch 1" not in result.stdout
     assert "Test set: Average loss:" in result.stdout
 
 
 def test_a_history_that_cannot_be_saved_is_kept_in_the_temp_folder(tmp_path, monkeypatch):
-    from mnist_drill.train import save_history
     from mnist_drill.errors import ResultsUnwritable
-    from mnist_drill.lab.results import History
+    from mnist_drill.lab.results import load_history
+    from mnist_drill.lab.runs import save_history
+    from mnist_drill.train import History
 
     history = History(config={"name": "demo"}, seed=7, params=1, device="cpu", versions={},
                       epochs=[{"epoch": 1, "eval_acc": 99.0}])
@@ -168,4 +168,4 @@ def test_a_history_that_cannot_be_saved_is_kept_in_the_temp_folder(tmp_path, mon
     message = _one_line(info)
     kept = tmp_path / "mnist_drill_demo_seed7.json"
     assert "No space left on device" in message and str(kept) in message
-    assert History.load(kept).epochs == history.epochs
+    assert load_history(kept).epochs == history.epochs

@@ -1,13 +1,11 @@
-"""Both input pipelines: the same normalisation, seeded batches, and a validation split kept apart."""
+"""The input pipeline: normalised, seeded batches, and a validation split kept apart."""
 
 from dataclasses import replace
 
-import pytest
 import torch
 
 from mnist_drill.config import STEP_2
-from mnist_drill.data import load_split, mean_std
-from mnist_drill.data import VAL_SIZE, TensorLoader, make_loaders, split_indices
+from mnist_drill.data import VAL_SIZE, TensorLoader, load_split, make_loaders, mean_std, split_indices
 
 
 def test_validation_split_is_disjoint_from_training():
@@ -36,17 +34,10 @@ def test_training_statistics_come_from_the_data(mnist_root):
     assert round(mean, 4) == 0.1307 and round(std, 4) == 0.3081
 
 
-def test_both_pipelines_normalise_alike(mnist_root):
+def test_batches_are_normalised(mnist_root):
     config = replace(STEP_2, rotation_deg=0.0, train_subset=1000, eval_subset=500)
-    batches = {}
-    for pipeline in ("fast", "torchvision"):
-        loaders = make_loaders(replace(config, pipeline=pipeline, num_workers=0), "cpu",
-                               torch.Generator().manual_seed(0), mnist_root)
-        batches[pipeline] = torch.cat([x for x, _ in loaders.eval])
-    assert torch.allclose(batches["fast"], batches["torchvision"], atol=1e-5)
-    # and the training batches are normalised: mean ~0, std ~1 over the subset
     loaders = make_loaders(config, "cpu", torch.Generator().manual_seed(0), mnist_root)
-    x = torch.cat([x for x, _ in loaders.train])
+    x = torch.cat([x for x, _ in loaders.train])  # mean ~0, std ~1 over the subset
     assert abs(x.mean().item()) < 1e-4 and abs(x.std().item() - 1) < 1e-3
 
 
@@ -101,5 +92,3 @@ def test_augment_p_leaves_the_other_images_as_they_are(mnist_root):
     plain = (loaders.train.images[order] - loaders.mean) / loaders.std
     untouched = (x - plain).abs().flatten(1).amax(1) < 1e-4  # an identity resampling, to float precision
     assert 0.3 < untouched.float().mean() < 0.7  # about half, drawn per image
-    with pytest.raises(ValueError, match="fast pipeline only"):
-        make_loaders(replace(config, pipeline="torchvision"), "cpu", torch.Generator(), mnist_root)

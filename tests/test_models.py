@@ -3,17 +3,10 @@
 import pytest
 import torch
 
-from mnist_drill.config import STEP_1, STEP_4, STEP_5, STEPS, variant
-from mnist_drill.models import (
-    DrillNet,
-    build_model,
-    conv_block,
-    count_params,
-    format_receptive_fields,
-    receptive_fields,
-    separable_block,
-    summary_text,
-)
+from mnist_drill.config import STEP_1, STEP_4, STEP_5, STEPS
+from mnist_drill.lab.inspection import count_macs, format_receptive_fields, receptive_fields, summary_text
+from mnist_drill.lab.recipes import variant
+from mnist_drill.models import DrillNet, build_model, conv_block, count_params, separable_block
 
 
 @pytest.mark.parametrize("step", sorted(STEPS))
@@ -98,8 +91,6 @@ def test_summary_moves_neither_the_rng_nor_batchnorm_statistics():
 
 
 def test_the_peer_recipes_network_is_the_published_3762_parameters():
-    from mnist_drill.config import variant
-
     model = build_model(variant(5, "3.8k-peer"))
     assert count_params(model) == 3_762
     convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
@@ -109,21 +100,6 @@ def test_the_peer_recipes_network_is_the_published_3762_parameters():
         "Dropout", "Dropout"]  # dropout after the two pools only, not after every conv
 
 
-def test_ghost_batch_norm_normalises_each_chunk_on_its_own_in_training_only():
-    from mnist_drill.models import GhostBatchNorm2d
-
-    bn = GhostBatchNorm2d(1, ghost=2)
-    x = torch.cat([torch.zeros(2, 1, 1, 1), torch.full((2, 1, 1, 1), 10.0)])
-    x[1] += 1
-    x[3] += 1
-    out = bn(x)
-    assert torch.allclose(out[:2], out[2:], atol=1e-4)  # each chunk centred on its own mean
-    bn.eval()
-    assert not torch.allclose(bn(x)[:2], bn(x)[2:])
-
-
 def test_multiply_adds_count_every_conv_output_times_what_it_reads():
-    from mnist_drill.models import DrillNet, count_macs
-
     # C8 at 26x26 reads 9 inputs per output; M; C12 at 11x11 reads 8 x 9; GAP; the head reads 12 per class
     assert count_macs(DrillNet("C8 M C12 G")) == 26 * 26 * 8 * 9 + 11 * 11 * 12 * 72 + 10 * 12

@@ -1,16 +1,60 @@
-"""Several runs at once (--jobs): every run stored once, its lines prefixed, a failing candidate screened out."""
+"""Several runs at once (--jobs): every run stored once, its lines prefixed, a failing candidate screened out, a failed
+run or Ctrl-C stopping the others."""
 
 import json
 from dataclasses import replace
 
 import pytest
 
-from mnist_drill.lab import sweeps
+from mnist_drill.lab import layout, sweeps
 from mnist_drill.lab.parallel import Run, run_all
 from mnist_drill.lab.seeds import run_seeds
+from mnist_drill.train import History
 
 
-@pytest.mark.slow  # trains on the full data or starts a process
+@pytest.fixture
+def fake_train(monkeypatch):
+    """lab.runs.train without training: 15 epochs at 99.5 %, or 99.0 % in epoch 12 for an arch with an M; saved
+    where asked, as the real one saves."""
+    calls = []
+
+    def train(config, save_to=None, *, log=print, command=None, **_):
+        calls.append(config.name)
+        accs = [99.5] * 11 + [99.0 if "M" in config.arch else 99.5] + [99.5] * 3
+        history = History(config=config.to_dict(), seed=config.seed, params=100, device="cpu", commit="c" * 40,
+                          command=command or "", epochs=[{"epoch": i + 1, "eval_acc": a, "seconds": 1.0}
+                                                         for i, a in enumerate(accs)])
+        if save_to is not None:
+            history.save(save_to)
+        return history
+
+    monkeypatch.setattr("mnist_drill.lab.runs.train", train)
+    return calls
+
+
+def test_one_job_runs_in_order_and_drop_takes_runs_off_the_queue(fake_train, tiny_config):
+    runs = [Run(f"r{i}", replace(tiny_config, seed=i), None) for i in range(1, 5)]
+    lines = []
+    done = run_all(runs, 1, log=lines.append, drop=lambda run, _: ["r3", "r4"] if run.tag == "r2" else [])
+    assert list(done) == ["r1", "r2"] and [h.seed for h in done.values()] == [1, 2]
+    assert "--- r1 ---" in lines and any("not started: r3, r4" in line for line in lines)
+
+
+def test_until_fail_starts_no_further_seed_of_a_candidate_that_missed(fake_train, tmp_path, monkeypatch):
+    monkeypatch.setattr(layout, "RESULTS_DIR", tmp_path)
+    folder = layout.sweep_dir("tiny")
+    folder.mkdir(parents=True)
+    (folder / "sweep.json").write_text(json.dumps({"sweep": "tiny", "base": {"step": 3}, "candidates": {
+        "holds": {"overrides": {"arch": "C8 C8 G"}}, "misses": {"overrides": {"arch": "C8 M C8 G"}}}}))
+    runs = sweeps.run_sweep("tiny", [1, 2, 3], folder, log=lambda *_: None, until_fail=True)
+    assert {label: [h.seed for h in hs] for label, hs in runs.items()} == {"holds": [1, 2, 3], "misses": [1]}
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("seed*.json")) == [
+        "holds/seed1.json", "holds/seed2.json", "holds/seed3.json", "misses/seed1.json"]
+    rows = json.loads((folder / "summary.json").read_text())["rows"]
+    assert [(r["label"], r["seeds_holding"]) for r in rows] == [("holds", 3), ("misses", 0)]
+
+
+@pytest.mark.slow  # starts processes
 def test_two_jobs_store_every_seed_and_prefix_every_line(mnist_root, tiny_config, tmp_path, capfd):
     config = replace(tiny_config, epochs=1, train_subset=256, eval_subset=128)
     histories, summary = run_seeds(config, [1, 2], tmp_path, log=lambda *_: None, jobs=2)
@@ -21,28 +65,13 @@ def test_two_jobs_store_every_seed_and_prefix_every_line(mnist_root, tiny_config
     assert lines and all(line.startswith(("[seed 1] ", "[seed 2] ")) for line in lines)
 
 
-def test_until_fail_starts_no_further_seed_of_a_candidate_that_missed(mnist_root, tmp_path):
-    (tmp_path / "sweep.json").write_text(json.dumps({"sweep": "tiny", "base": {"step": 3}, "candidates": {
-        "a": {"overrides": {}}, "b": {"overrides": {"arch": "C8 M C8 G"}}}}))
-    small = dict(epochs=1, train_subset=256, eval_subset=128, batch_size=64)  # far below the target: every run misses
-    lines = []
-    runs = sweeps.run_sweep("tiny", [1, 2, 3], tmp_path, overrides=small, log=lines.append, spec_folder=tmp_path,
-                            until_fail=True)
-    assert {label: [h.seed for h in hs] for label, hs in runs.items()} == {"a": [1], "b": [1]}
-    assert any("not started: a, seed 2, a, seed 3" in line for line in lines)
-
-
-@pytest.mark.slow  # trains on the full data or starts a process
+@pytest.mark.slow  # starts processes
 def test_a_failing_run_stops_the_others_and_keeps_what_finished(mnist_root, tiny_config, tmp_path):
     good = Run("good", replace(tiny_config, epochs=1, train_subset=128, eval_subset=64), tmp_path / "good.json")
     bad = Run("bad", replace(good.config, arch="C8 " * 14 + "G"), tmp_path / "bad.json")  # shrinks 28 px to nothing
     lines = []
-    try:
+    with pytest.raises(ValueError, match="shrinks"):
         run_all([good, bad], 2, log=lines.append)
-    except ValueError as e:
-        assert "shrinks" in str(e)
-    else:
-        raise AssertionError("the failing run did not stop the others")
     assert any(line.startswith("bad failed: stopping") for line in lines)
     assert not (tmp_path / "bad.json").exists()
 

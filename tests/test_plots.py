@@ -16,7 +16,7 @@ from mnist_drill.lab.plots import (  # noqa: E402
     plot_misclassified,
     plot_seeds,
 )
-from mnist_drill.lab.results import TARGET, History  # noqa: E402
+from mnist_drill.train import TARGET, History  # noqa: E402
 
 
 def make(seed, accs, train=None):

@@ -1,9 +1,10 @@
 """Every run records where it came from: the commit, whether the code had uncommitted changes, the command."""
 
+import json
 import subprocess
 import sys
 
-from mnist_drill.lab import provenance
+from mnist_drill.lab import layout, provenance
 
 
 def test_commit_is_head_and_versions_are_named():
@@ -40,13 +41,15 @@ def test_command_line_reads_like_what_was_typed(monkeypatch):
     assert provenance.command_line() == "python benchmarks/speed.py --short-epochs 2"
 
 
+def test_the_fingerprint_hash_covers_every_field_but_itself():
+    machine = provenance.machine_fingerprint("cpu")
+    assert machine["hash"] == provenance.fingerprint_hash({**machine, "hash": "anything"})
+    assert provenance.fingerprint_hash({**machine, "threads": machine["threads"] + 1}) != machine["hash"]
+
+
 def test_every_stored_run_records_committed_clean_code():
     """Each cited History (everything under results/ but the scratch folder) names a commit of this repository and
     was made with no uncommitted change to the code: every stored number traces back to code anyone can check out."""
-    import json
-
-    from mnist_drill.lab import layout
-
     shallow = subprocess.run(["git", "rev-parse", "--is-shallow-repository"], cwd=provenance.PROJECT_ROOT,
                              capture_output=True, text=True).stdout.strip() == "true"
     histories = 0

@@ -5,12 +5,16 @@ from dataclasses import replace
 
 import pytest
 
-from mnist_drill.lab import sweeps
 from mnist_drill.config import STEPS
-from mnist_drill.lab.results import History
+from mnist_drill.lab import layout, sweeps
+from mnist_drill.lab.results import load_history
+from mnist_drill.train import History
 
 
-def define(folder, candidates, base=None):
+def define(monkeypatch, results, name, candidates, base=None):
+    """Sweep `name` in a results folder of its own; returns the sweep's folder."""
+    monkeypatch.setattr(layout, "RESULTS_DIR", results)
+    folder = layout.sweep_dir(name)
     folder.mkdir(parents=True, exist_ok=True)
     spec = {"question": "test", "base": base or {"step": 3}, "candidates": candidates}
     (folder / "sweep.json").write_text(json.dumps(spec))
@@ -45,17 +49,17 @@ def test_table_has_params_speed_worst_min_mean_and_seeds_holding():
     assert line.split() == ["a", "5,000", "4.0", "99.38", "99.48", "1", "of", "2"]
 
 
-def test_candidates_are_their_base_plus_their_changes_on_the_validation_split(tmp_path):
-    folder = define(tmp_path / "mine", {"a": {"overrides": {}}, "b": {"overrides": {"arch": "C8 M C8 G"}}},
-                    base={"step": 5, "variant": "7.6k-rotation"})
-    configs = sweeps.candidates("mine", folder=folder)
+def test_candidates_are_their_base_plus_their_changes_on_the_validation_split(tmp_path, monkeypatch):
+    define(monkeypatch, tmp_path, "mine", {"a": {"overrides": {}}, "b": {"overrides": {"arch": "C8 M C8 G"}}},
+           base={"step": 5, "variant": "7.6k-rotation"})
+    configs = sweeps.candidates("mine")
     assert list(configs) == ["a", "b"] and all(c.split == "val" for c in configs.values())
     assert configs["a"] == replace(STEPS[5], name="mine: a", split="val", arch="C8 M C12 C16 C16 C16 G",
                                    weight_decay=0.0, tta_shift=0, shift=0.0, scale=0.0)
     assert configs["b"].arch == "C8 M C8 G"
-    assert all(c.lr == 0.1 for c in sweeps.candidates("mine", {"lr": 0.1}, folder).values())
+    assert all(c.lr == 0.1 for c in sweeps.candidates("mine", {"lr": 0.1}).values())
     with pytest.raises(ValueError, match="no sweep named 'nope'"):
-        sweeps.candidates("nope", folder=tmp_path / "nope")
+        sweeps.candidates("nope")
 
 
 def test_every_stored_sweep_run_is_the_candidate_frozen_beside_it():
@@ -64,7 +68,8 @@ def test_every_stored_sweep_run_is_the_candidate_frozen_beside_it():
     from mnist_drill.lab.layout import sweep_dir
     from mnist_drill.lab.recipes import REMOVED
 
-    off = {**Config().to_dict(), **REMOVED}  # a run older than a setting ran without it: at its "off" value
+    # a run older than a setting ran without it: at its "off" value
+    off = {**Config().to_dict(), **{k: value for k, (value, _) in REMOVED.items()}}
     for folder in sorted(sweep_dir("frontier").parent.glob("*/sweep.json")):
         spec = json.loads(folder.read_text())
         for label, candidate in spec["candidates"].items():
@@ -74,28 +79,27 @@ def test_every_stored_sweep_run_is_the_candidate_frozen_beside_it():
                 assert {k: stored.get(k, off[k]) for k in frozen} == frozen, (folder.parent.name, label)
 
 
-def test_sweep_runs_every_candidate_with_every_seed_and_stores_them(mnist_root, tmp_path):
-    define(tmp_path, {"a": {"overrides": {}}, "b": {"overrides": {"arch": "C8 M C8 G"}}})
+def test_sweep_runs_every_candidate_with_every_seed_and_stores_them(mnist_root, tmp_path, monkeypatch):
+    folder = define(monkeypatch, tmp_path, "tiny", {"a": {"overrides": {}}, "b": {"overrides": {"arch": "C8 M C8 G"}}})
     small = dict(epochs=1, train_subset=256, eval_subset=128, batch_size=64)
-    runs = sweeps.run_sweep("tiny", [1, 2], tmp_path, overrides=small, log=lambda *_: None,
-                            spec_folder=tmp_path)
+    runs = sweeps.run_sweep("tiny", [1, 2], folder, overrides=small, log=lambda *_: None)
     assert {label: [h.seed for h in hs] for label, hs in runs.items()} == {"a": [1, 2], "b": [1, 2]}
-    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.json")) == [
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.json")) == [
         "a/seed1.json", "a/seed2.json", "b/seed1.json", "b/seed2.json", "summary.json", "sweep.json"]
-    summary = json.loads((tmp_path / "summary.json").read_text())
+    summary = json.loads((folder / "summary.json").read_text())
     assert summary["sweep"] == "tiny" and summary["overrides"] == small and len(summary["rows"]) == 2
     assert summary["table_command"] and summary["run_commands"] and len(summary["commits"][0]) == 40
-    assert {label: len(hs) for label, hs in sweeps.load_sweep("tiny", tmp_path).items()} == {"a": 2, "b": 2}
+    assert sweeps.write_table("tiny", log=lambda *_: None).keys() == {"a", "b"}  # the table alone trains nothing
 
 
-def test_rows_rank_five_view_runs_by_their_one_view_reading():
+def test_rows_rank_five_view_runs_by_their_one_view_reading(tmp_path):
     def viewed(seed, five, one=None):
         h = make(seed, fifteen(five))
         h.config["tta_shift"] = 1
         if one is not None:  # stored as before issue 27: eval_acc held the five views, plain_acc the one view
             for epoch, plain in zip(h.epochs, fifteen(one), strict=True):
                 epoch["plain_acc"], epoch["plain_correct"] = plain, round(plain * 100)
-        return History.from_dict(h.to_dict())
+        return load_history(h.save(tmp_path / f"{five}_{one}.json"))
 
     rows = {r["label"]: r for r in sweeps.sweep_rows({"recorded": [viewed(1, 99.45, 99.38)],
                                                       "older": [viewed(1, 99.45)]})}

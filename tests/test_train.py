@@ -1,4 +1,4 @@
-"""The engine: learning happens, runs repeat exactly, History survives JSON and interrupted writes."""
+"""The core's training loop: learning happens, runs repeat exactly, History survives JSON and interrupted writes."""
 
 import json
 import os
@@ -7,15 +7,23 @@ from dataclasses import replace
 import pytest
 import torch
 
-import mnist_drill.lab.fetch
-from mnist_drill.train import weight_average
-from mnist_drill.config import STEP_5, Config
-from mnist_drill.devices import pick_device
-from mnist_drill.train import fit, make_optimizer, set_seed
-from mnist_drill.errors import DeviceUnavailable
-from mnist_drill.train import evaluate
+from mnist_drill.config import Config
 from mnist_drill.data import make_loaders
-from mnist_drill.lab.results import History, first_consistent_epoch, verdict
+from mnist_drill.devices import pick_device
+from mnist_drill.errors import DeviceUnavailable, MnistUnavailable
+from mnist_drill.lab.recipes import variant
+from mnist_drill.lab.results import load_history
+from mnist_drill.lab.runs import train
+from mnist_drill.train import (
+    History,
+    evaluate,
+    first_consistent_epoch,
+    fit,
+    make_optimizer,
+    set_seed,
+    verdict,
+    weight_average,
+)
 
 
 def _numbers(history):
@@ -23,7 +31,7 @@ def _numbers(history):
 
 
 def test_loss_falls_on_a_small_subset(mnist_root, tiny_config):
-    history = fit(replace(tiny_config, epochs=3, scheduler="none"), save_to=None, progress=False, log=lambda *_: None)
+    history = fit(replace(tiny_config, epochs=3, scheduler="none"), progress=False, log=lambda *_: None)
     losses = history.column("train_loss")
     assert losses[-1] < losses[0] * 0.7
     accs = history.column("train_acc")
@@ -31,14 +39,14 @@ def test_loss_falls_on_a_small_subset(mnist_root, tiny_config):
 
 
 def test_same_seed_same_history_on_cpu(mnist_root, tiny_config):
-    runs = [fit(tiny_config, device="cpu", save_to=None, progress=False, log=lambda *_: None) for _ in range(2)]
+    runs = [fit(tiny_config, device="cpu", progress=False, log=lambda *_: None) for _ in range(2)]
     assert _numbers(runs[0]) == _numbers(runs[1])
-    other = fit(replace(tiny_config, seed=2), device="cpu", save_to=None, progress=False, log=lambda *_: None)
+    other = fit(replace(tiny_config, seed=2), device="cpu", progress=False, log=lambda *_: None)
     assert _numbers(other) != _numbers(runs[0])
 
 
 def test_log_lines_follow_the_seed(mnist_root, tiny_config, capsys):
-    fit(tiny_config, save_to=None, progress=False)
+    fit(tiny_config, progress=False)
     out = capsys.readouterr().out
     assert "EPOCH: 1 LR: 0.05" in out
     assert "Test set: Average loss: " in out and "/256 (" in out
@@ -46,8 +54,8 @@ def test_log_lines_follow_the_seed(mnist_root, tiny_config, capsys):
 
 
 def test_history_json_round_trip(mnist_root, tiny_config, tmp_path):
-    history = fit(tiny_config, save_to=tmp_path / "run.json", progress=False, log=lambda *_: None)
-    loaded = History.load(tmp_path / "run.json")
+    history = train(tiny_config, tmp_path / "run.json", progress=False, log=lambda *_: None)
+    loaded = load_history(tmp_path / "run.json")
     assert loaded == history  # the attached model is not part of equality or of the JSON
     assert loaded.model is None and loaded.params == history.params
     assert set(loaded.versions) >= {"torch", "torchvision", "python"}
@@ -124,19 +132,19 @@ def test_a_smaller_warm_up_reaches_the_cap_early_and_one_means_a_constant_decay(
 
 def test_fit_with_a_weight_average_reports_the_average(mnist_root, tiny_config):
     config = replace(tiny_config, ema=0.9)
-    history = fit(config, save_to=None, progress=False, log=lambda *_: None)
+    history = fit(config, progress=False, log=lambda *_: None)
     loaders = make_loaders(config, "cpu", torch.Generator().manual_seed(0), mnist_root)
     reading = evaluate(history.model, loaders.eval)
     assert (reading.correct, reading.total) == (history.epochs[-1]["eval_correct"], history.epochs[-1]["eval_total"])
-    plain = fit(tiny_config, save_to=None, progress=False, log=lambda *_: None)
+    plain = fit(tiny_config, progress=False, log=lambda *_: None)
     assert plain.column("train_loss") == history.column("train_loss")  # averaging never changes training
     assert plain.model is not history.model
 
 
 def test_the_five_view_reading_is_the_mean_probability_of_five_shifted_views():
     from mnist_drill import augment
-    from mnist_drill.train import average_views, view_log_probs
     from mnist_drill.models import DrillNet
+    from mnist_drill.train import average_views, view_log_probs
 
     torch.manual_seed(0)
     model = DrillNet("C4 G", dropout=0.0, order="bn-relu").eval()
@@ -151,8 +159,8 @@ def test_the_five_view_reading_is_the_mean_probability_of_five_shifted_views():
 
 def test_fit_with_tta_trains_the_same_and_evaluates_the_shifted_views(mnist_root, tiny_config):
     config = replace(tiny_config, ema=0.9)
-    plain = fit(config, save_to=None, progress=False, log=lambda *_: None)
-    averaged = fit(replace(config, tta_shift=1), save_to=None, progress=False, log=lambda *_: None)
+    plain = fit(config, progress=False, log=lambda *_: None)
+    averaged = fit(replace(config, tta_shift=1), progress=False, log=lambda *_: None)
     assert averaged.column("train_loss") == plain.column("train_loss")  # training is untouched
     loaders = make_loaders(config, "cpu", torch.Generator().manual_seed(0), mnist_root)
     five = evaluate(averaged.model, loaders.eval, 1, -loaders.mean / loaders.std)
@@ -199,14 +207,9 @@ def test_set_seed_returns_a_seeded_generator():
     assert torch.equal(a, b)
 
 
-def test_missing_data_is_reported_not_silently_used(tmp_path, tiny_config, monkeypatch):
-    monkeypatch.setattr(mnist_drill.fetch, "default_sources", lambda: [("nothing", _fail)])
-    with pytest.raises(mnist_drill.lab.fetch.MnistUnavailable, match="nothing"):
-        fit(tiny_config, save_to=None, progress=False, log=lambda *_: None, data_root=tmp_path)
-
-
-def _fail(raw):
-    raise OSError("offline")
+def test_missing_data_is_reported_not_silently_used(tmp_path, tiny_config):
+    with pytest.raises(MnistUnavailable, match="prepare-data"):
+        fit(tiny_config, progress=False, log=lambda *_: None, data_root=tmp_path)
 
 
 @pytest.mark.parametrize("text", ["{not json", "[]", '{"seed": 1}'])
@@ -214,7 +217,7 @@ def test_a_file_that_is_not_a_history_is_named_in_one_line(tmp_path, text):
     path = tmp_path / "bad.json"
     path.write_text(text)
     with pytest.raises(ValueError, match="bad.json: not a readable History"):
-        History.load(path)
+        load_history(path)
 
 
 def test_lr_column_under_step_lr_drops_tenfold_after_each_step_size(mnist_root, tiny_config):
@@ -245,47 +248,11 @@ def test_results_path_that_cannot_be_written_fails_before_training(mnist_root, t
     started = []
     monkeypatch.setattr("mnist_drill.train.make_loaders", lambda *a, **k: started.append(1))
     with pytest.raises(ResultsUnwritable, match="cannot write results"):
-        fit(tiny_config, save_to=blocker / "run.json", progress=False, log=lambda *_: None)
+        train(tiny_config, blocker / "run.json", progress=False, log=lambda *_: None)
     assert not started
 
 
-def test_the_benchmarks_hand_written_average_takes_the_engines_arguments_and_warm_up():
-    """benchmarks/average.py swaps its 'before' EMA in for engine.weight_average: it must take the same call."""
-    import importlib.util
-    import inspect
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "average.py"
-    spec = importlib.util.spec_from_file_location("bench_average", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    engine_params = list(inspect.signature(weight_average).parameters)
-    assert list(inspect.signature(bench.HandWrittenAverage).parameters) == engine_params
-    model = torch.nn.Linear(3, 2)
-    before = bench.HandWrittenAverage(model, 0.9, 3.0)  # positionally, as engine.fit calls weight_average
-    start = model.weight.detach().clone()
-    with torch.no_grad():
-        model.weight.add_(1.0)
-    before.update_parameters(model)  # update 1 with warm-up 3: decay min(0.9, 2 / 4) = 0.5
-    assert torch.allclose(before.module.weight, start + 0.5)
-
-
-def test_the_speed_benchmark_refuses_an_unknown_variant_before_timing_anything(capsys):
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "speed.py"
-    spec = importlib.util.spec_from_file_location("bench_speed", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    with pytest.raises(SystemExit):
-        bench.main(["--also-variant", "nope", "--device", "cpu"])
-    assert "step 5 has no variant 'nope'" in capsys.readouterr().err
-
-
 def test_epoch_points_set_each_epochs_lr_on_its_line():
-    from mnist_drill.config import variant
-
     config = variant(5, "3.8k-peer")
     optimizer, scheduler, per_batch = make_optimizer(torch.nn.Linear(1, 1), config, steps_per_epoch=10)
     lrs = []
@@ -321,11 +288,10 @@ def test_compiled_falls_back_to_eager_with_one_line(monkeypatch):
 def test_fit_through_a_compiled_forward_records_it(mnist_root, tiny_config, monkeypatch):
     # torch.compile stood in by the model itself: the plumbing, not inductor (seconds of compiling per test)
     monkeypatch.setattr(torch, "compile", lambda model, **_: model)
-    compiled = fit(tiny_config, save_to=None, progress=False, log=lambda *_: None, compile=True)
-    eager = fit(tiny_config, save_to=None, progress=False, log=lambda *_: None)
+    compiled = fit(tiny_config, progress=False, log=lambda *_: None, compile=True)
+    eager = fit(tiny_config, progress=False, log=lambda *_: None)
     assert compiled.compiled and not eager.compiled
     assert _numbers(compiled) == _numbers(eager)
-    assert History.from_dict(json.loads(json.dumps(compiled.to_dict()))).compiled
 
 
 def test_draws_reach_another_device_as_drawn():
@@ -337,13 +303,3 @@ def test_draws_reach_another_device_as_drawn():
     assert [m[1] for m in moved] == [None, None]
     assert all(torch.equal(a, b) for m, batch in zip(moved, batches, strict=True)
                for a, b in zip(m, batch, strict=True) if a is not None)
-
-
-def test_swa_holds_the_lr_where_one_cycle_left_it(mnist_root, tiny_config):
-    config = replace(STEP_5, epochs=3, train_subset=2048, eval_subset=256, swa_from=3, final_div_factor=2.0)
-    history = fit(config, save_to=None, progress=False, log=lambda *_: None)
-    lrs = history.column("lr")
-    # one-cycle spans epochs 1-2 and ends at lr / 10 / 2, overshot by its last step: 7 % in 32 steps here, 1e-5 % in
-    # the 3,519 of a full run
-    assert lrs[2] == pytest.approx(0.2 / 10 / 2, rel=0.1)
-    assert lrs[0] == pytest.approx(0.02)

@@ -6,12 +6,12 @@ from dataclasses import replace
 
 import pytest
 
-from mnist_drill.lab import layout
 from mnist_drill.config import LAST_STEP, STEPS
-from mnist_drill.train import fit
+from mnist_drill.lab import layout
 from mnist_drill.lab.provenance import fingerprint_hash, machine_fingerprint
-from mnist_drill.lab.results import History
-from mnist_drill.lab.verify import TOLERANCE, compare, round_trip_problem, same_machine, verify
+from mnist_drill.lab.runs import train
+from mnist_drill.lab.verify import TOLERANCE, band, compare, round_trip_problem, same_machine, verify
+from mnist_drill.train import History
 
 MACHINE = {"cpu": "Some CPU", "cpu_capability": "AVX2", "threads": 2, "torch": "2.14.1", "device": "cpu"}
 OTHER = {**MACHINE, "cpu_capability": "AVX512"}
@@ -42,14 +42,12 @@ def test_another_machine_allows_the_measured_band_and_no_more():
     near = compare(make([9899, 9921]), make([9899 - allowed, 9921], machine=OTHER), 2)
     assert near.tier == "another machine" and near.ok and len(near.moved) == 1
     far = compare(make([9899, 9921]), make([9899 - allowed - 1, 9921], machine=OTHER), 2)
-    assert not far.ok and "allowed 35" in far.problems[0]
+    assert not far.ok and len(far.problems) == 1
     strict = compare(make([9899, 9921]), make([9898, 9921], machine=OTHER), 2, strict=True)
     assert strict.tier == "another machine, strict" and not strict.ok
 
 
 def test_the_band_is_the_recipes_own_measured_move_and_never_less_than_35_images():
-    from mnist_drill.lab.verify import band
-
     assert band("eval_correct", 9899, 9850, 10_000, "04_lean_model") == (49, 276)  # step 4: constant LR from batch 1
     assert band("eval_correct", 9899, 9850, 10_000, "05_one_cycle") == (49, 36)  # the final step warms up
     assert band("eval_correct", 9899, 9850, 10_000, "some variant") == (49, 35)
@@ -73,19 +71,45 @@ def test_a_config_must_round_trip():
 
 
 def test_every_run_records_its_machine_and_its_draws(mnist_root, tiny_config):
-    a = fit(tiny_config, save_to=None, progress=False, log=lambda *_: None)
-    b = fit(replace(tiny_config, seed=2), save_to=None, progress=False, log=lambda *_: None)
+    a = train(tiny_config, progress=False, log=lambda *_: None)
+    b = train(replace(tiny_config, seed=2), progress=False, log=lambda *_: None)
     assert a.machine == machine_fingerprint("cpu") and a.machine["hash"] == fingerprint_hash(a.machine)
     assert a.draws["batches"] == 4 and a.draws != b.draws  # another seed draws another order and other angles
+
+
+def test_a_run_made_with_other_threads_here_is_re_run_with_as_many(tmp_path, monkeypatch):
+    """The thread count is part of the fingerprint: a run made with --jobs (fewer threads) is re-run as it was made."""
+    import os
+
+    import torch
+
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("needs two cores")
+    here = torch.get_num_threads()
+    made_with = 2 if here == 1 else 1
+    machine = {**machine_fingerprint("cpu"), "threads": made_with}
+    stored = make([9899, 9921], machine={**machine, "hash": fingerprint_hash(machine)})
+    stored.config = STEPS[LAST_STEP].to_dict()
+    path = stored.save(tmp_path / "run.json")
+    threads = []
+
+    def fake_train(config, save_to=None, **_):
+        threads.append(torch.get_num_threads())
+        return History(**{**stored.to_dict(), "machine": machine_fingerprint("cpu")})
+
+    monkeypatch.setattr("mnist_drill.lab.runs.train", fake_train)
+    lines = []
+    assert verify(path, epochs=2, log=lines.append) is True
+    assert threads == [made_with] and torch.get_num_threads() == here and "tier: same machine" in "\n".join(lines)
 
 
 @pytest.mark.slow  # trains on the full data or starts a process
 def test_verify_in_every_tier_and_a_tampered_run_fails_everywhere(mnist_root, tiny_config, tmp_path):
     path = tmp_path / "run.json"
-    fit(replace(tiny_config, epochs=3), save_to=path, progress=False, log=lambda *_: None)
+    train(replace(tiny_config, epochs=3), path, progress=False, log=lambda *_: None)
     lines = []
     assert verify(path, epochs=2, log=lines.append) is True
-    assert "tier: same machine" in "\n".join(lines) and lines[-1].startswith("IDENTICAL: the first 2 epochs")
+    assert "tier: same machine" in "\n".join(lines) and lines[-1].startswith("IDENTICAL")
     data = json.loads(path.read_text())
 
     def verify_altered(change, strict=False):
@@ -98,7 +122,7 @@ def test_verify_in_every_tier_and_a_tampered_run_fails_everywhere(mnist_root, ti
     def other_machine(d):
         d["machine"]["cpu_capability"] = "AVX512_OTHER"  # the path every CI machine but this one takes
 
-    assert verify_altered(other_machine) is True and lines[-1].startswith("CONSISTENT (another machine)")
+    assert verify_altered(other_machine) is True and any(line.startswith("CONSISTENT") for line in lines)
     assert verify_altered(other_machine, strict=True) is True  # the numbers are in fact equal here
 
     def fewer_correct(d):

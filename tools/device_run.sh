@@ -43,7 +43,7 @@ echo "== sweep $SWEEP: one process per candidate, $SEEDS seeds each, at most $SW
 mkdir -p "$RESULTS/sweep/val/sweeps/$SWEEP"
 cp "results/val/sweeps/$SWEEP/sweep.json" "$RESULTS/sweep/val/sweeps/$SWEEP/" || exit 1
 mapfile -t LABELS < <(MNIST_DRILL_RESULTS=$RESULTS/sweep python3 -c \
-    "from mnist_drill.sweeps import definition; print(*definition('$SWEEP')['candidates'], sep='\n')")
+    "from mnist_drill.lab.sweeps import definition; print(*definition('$SWEEP')['candidates'], sep='\n')")
 for i in "${!LABELS[@]}"; do
     if [ "${PER_SEED:-0}" = 1 ]; then
         for seed in $(seq 1 "$SEEDS"); do

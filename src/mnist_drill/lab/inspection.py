@@ -97,9 +97,9 @@ def format_receptive_fields(rows: list[dict]) -> str:
 @torch.no_grad()
 def misclassified(history, limit: int = 24, data_root=None):
     """The first `limit` evaluation images the trained model gets wrong in one view: (images 0-1, labels, preds)."""
-    from .recipes import stored_config
     from ..data import make_loaders
     from ..paths import DATA_DIR
+    from .recipes import stored_config
 
     if history.model is None:
         raise ValueError("this History has no model attached; only fit() returns one")

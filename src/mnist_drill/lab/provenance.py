@@ -1,7 +1,5 @@
-"""Where a run came from: the git commit, whether the code had uncommitted changes, the command line,
-the library versions and the machine's fingerprint. Every History carries these, so every stored number
-traces back, and `verify` knows whether a re-run on this machine can repeat it digit for digit.
-"""
+"""Where a run came from: the commit, whether the code differed from it, the command, the library versions, and the
+machine's fingerprint (which decides whether `verify` can demand the same numbers digit for digit)."""
 
 from __future__ import annotations
 
@@ -14,9 +12,7 @@ import sys
 
 from ..paths import PROJECT_ROOT
 
-# What counts as code: a change here changes what a run computes. results/, notebooks' stored outputs,
-# the README and the tests do not.
-CODE_PATHS = ("src", "benchmarks", "pyproject.toml", "requirements.txt")
+CODE_PATHS = ("src", "benchmarks", "pyproject.toml", "requirements.txt")  # what changes what a run computes
 
 
 def _git(*args: str) -> str | None:
@@ -28,28 +24,26 @@ def _git(*args: str) -> str | None:
 
 
 def git_commit() -> str:
-    """HEAD's full hash, or "unknown" outside a git checkout."""
     return _git("rev-parse", "HEAD") or "unknown"
 
 
 def code_dirty() -> bool | None:
-    """True when the code (CODE_PATHS) differs from HEAD, untracked files included; None without git."""
+    """True when CODE_PATHS differ from HEAD (untracked files included); None without git."""
     status = _git("status", "--porcelain", "--", *CODE_PATHS)
     return None if status is None else bool(status)
 
 
 def command_line() -> str:
-    """This process's command, as a reader would type it ("python -m mnist_drill seeds --step 5 ...")."""
+    """This process's command as a reader would type it ("python -m mnist_drill seeds --step 5 ...")."""
     argv = list(sys.argv)
     if argv and argv[0].endswith(("mnist_drill/__main__.py", "mnist_drill\\__main__.py")):
         return shlex.join(["python", "-m", "mnist_drill", *argv[1:]])
     if argv and "ipykernel" in argv[0]:
-        return "a notebook kernel"  # notebooks pass their own command to fit()
+        return "a notebook kernel"  # notebooks pass their own command
     return shlex.join(["python", *argv]) if argv and argv[0] else "python"
 
 
 def notebook_command(name: str) -> str:
-    """What a notebook's stored run records as its command: the notebook, executed in full by `make notebooks`."""
     return f"make notebooks (jupyter nbconvert --execute notebooks/{name}.ipynb)"
 
 
@@ -63,7 +57,6 @@ def library_versions() -> dict:
 
 
 def cpu_model() -> str:
-    """The CPU's model name as the OS reports it ("AMD EPYC", "Intel(R) Xeon(R) Platinum 8375C ..."), or a fallback."""
     try:
         for line in open("/proc/cpuinfo", encoding="utf-8", errors="replace"):
             if line.lower().startswith(("model name", "hardware", "cpu model")):
@@ -74,9 +67,8 @@ def cpu_model() -> str:
 
 
 def machine_fingerprint(device=None) -> dict:
-    """What decides a run's floating-point path: the CPU and the SIMD kernels torch picks for it (AVX2, AVX512),
-    the thread count, the library versions, and on CUDA the GPU, CUDA and cuDNN. `hash` is a short digest of the
-    rest: two runs of one seed give the same numbers when, and only when, their hashes match (as far as we know)."""
+    """What decides a run's floating-point path: CPU, the SIMD kernels torch picks (AVX2, AVX512), thread count,
+    versions, and on CUDA the GPU, CUDA and cuDNN; `hash` digests the rest: equal hashes, equal numbers."""
     import torch
 
     device = torch.device(device or "cpu")
@@ -91,23 +83,29 @@ def machine_fingerprint(device=None) -> dict:
 
 
 def fingerprint_hash(machine: dict) -> str:
-    """A 12-hex-digit digest of a fingerprint's fields (its own `hash` left out)."""
+    """12 hex digits of a fingerprint's fields (its own `hash` left out)."""
     canonical = json.dumps({k: v for k, v in machine.items() if k != "hash"}, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
 def describe_machine(machine: dict | None) -> str:
-    """One line a reader can use: "AMD EPYC (AVX2, 2 threads), CPU, torch 2.14.1 [hash]"; old runs have none. (Tables
-    name a machine shorter, with results.machine_label.)"""
+    """For prose: "AMD EPYC (AVX2, 2 threads), CPU, torch 2.14.1 [hash]"."""
     if not machine:
         return "an unknown machine (no fingerprint: stored before fingerprints were recorded)"
-    cuda = machine.get("device") == "cuda"
-    where = f"{machine.get('gpu')}, CUDA {machine.get('cuda')}" if cuda else "CPU"
+    where = f"{machine.get('gpu')}, CUDA {machine.get('cuda')}" if machine.get("device") == "cuda" else "CPU"
     return (f"{machine.get('cpu', '?')} ({machine.get('cpu_capability', '?')}, {machine.get('threads', '?')} threads), "
             f"{where}, torch {machine.get('torch', '?')} [{machine.get('hash', '?')}]")
 
 
-# Taken once, when the package is imported: that is the code a process runs, even if files change later.
+def machine_label(machine: dict | None) -> str:
+    """For tables: "AMD EPYC (AVX2), 2 threads [372dbcded662]"; "unrecorded" before fingerprints were."""
+    if not machine:
+        return "unrecorded"
+    where = machine.get("gpu") if machine.get("device") == "cuda" else f"{machine.get('threads')} threads"
+    return f"{machine.get('cpu')} ({machine.get('cpu_capability')}), {where} [{machine.get('hash')}]"
+
+
+# Taken once, at import: that is the code this process runs, even if the files change later.
 AT_IMPORT = {"commit": git_commit(), "code_dirty": code_dirty()}
 
 

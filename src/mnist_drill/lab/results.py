@@ -1,6 +1,5 @@
-"""What a run leaves behind: the History of every epoch, saved atomically as JSON under results/,
-and the numbers drawn from it (first consistent epoch, verdicts, seed summaries, tables).
-"""
+"""The numbers drawn from stored runs: a History read back from any version, and the one summary over seeds (the
+window, who holds, the worst seed) that seeds, sweeps and the report all use; plus the one table helper."""
 
 from __future__ import annotations
 
@@ -9,7 +8,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from ..train import TARGET, WINDOW, History, first_consistent_epoch, holds, in_window, window_label
-
+from .provenance import machine_label
 
 
 def load_history(path: str | Path) -> History:
@@ -20,91 +19,70 @@ def load_history(path: str | Path) -> History:
         if missing:
             raise ValueError(f"not a History: no {', '.join(missing)}")
         known = {f.name for f in fields(History)} - {"model"}
-        data = {k: v for k, v in data.items() if k in known}
-        return History(**{**data, "device": data.get("device", ""),
+        return History(**{**{k: v for k, v in data.items() if k in known}, "device": data.get("device", ""),
                           "epochs": upgrade_epochs(data["config"], data["epochs"])})
     except (ValueError, TypeError, KeyError, AttributeError) as e:
         raise ValueError(f"{path}: not a readable History ({e}); re-run the command that made it") from None
 
 
-def upgrade_epochs(config: dict, epochs: list[dict]) -> list[dict]:
-    """Epochs as this version names them, from a History stored in any version (the files are never rewritten).
+# Until issue 27 a five-view run stored its five views as eval_* and its one view as plain_acc and plain_correct.
+OLD_NAMES = {"eval_loss": "five_loss", "eval_acc": "five_acc", "eval_correct": "five_correct",
+             "plain_acc": "eval_acc", "plain_correct": "eval_correct"}
 
-    Every epoch holds the one-view reading as eval_loss, eval_acc, eval_correct and eval_total; a run that also read
-    five views holds them as five_loss, five_acc and five_correct. Until issue 27, a five-view run stored the five views
-    as eval_* and its one view as plain_acc and plain_correct (without its loss); before that, not at all.
-    """
+
+def upgrade_epochs(config: dict, epochs: list[dict]) -> list[dict]:
+    """Epochs under today's names (stored files are never rewritten): one view as eval_*, five views as five_*."""
     if not config.get("tta_shift"):
         return epochs
-    upgraded = []
-    for epoch in epochs:
-        if "five_acc" not in epoch:
-            epoch = dict(epoch)
-            for key in ("loss", "acc", "correct"):
-                if f"eval_{key}" in epoch:
-                    epoch[f"five_{key}"] = epoch.pop(f"eval_{key}")
-            if "plain_acc" in epoch:
-                epoch["eval_acc"], epoch["eval_correct"] = epoch.pop("plain_acc"), epoch.pop("plain_correct")
-        upgraded.append(epoch)
-    return upgraded
+    return [e if "five_acc" in e else {OLD_NAMES.get(k, k): v for k, v in e.items()} for e in epochs]
 
 
-def machine_label(machine: dict | None) -> str:
-    """A stored run's machine in a few words, "AMD EPYC (AVX2), 2 threads [372dbcded662]"; "unrecorded" for runs
-    stored before fingerprints were (their times cannot be compared with any other)."""
-    if not machine:
-        return "unrecorded"
-    where = machine.get("gpu") if machine.get("device") == "cuda" else f"{machine.get('threads')} threads"
-    return f"{machine.get('cpu')} ({machine.get('cpu_capability')}), {where} [{machine.get('hash')}]"
+def reading(history: History) -> tuple[str, list[float]]:
+    """("one view", accuracies); ("five views", ...) only for a run stored before its one view was recorded."""
+    if all("eval_acc" in epoch for epoch in history.epochs):
+        return "one view", history.one_view
+    return "five views", history.five_views
 
 
-def window_stats(runs: list[list[float]], target: float = TARGET) -> dict:
+def window_stats(runs: list[list[float]]) -> dict:
     """Over several runs' per-epoch accuracies: the first epoch every run holds from, the lowest accuracy of the
     window, how many runs hold through it, the mean over it, and the mean of the last epoch."""
-    firsts = [first_consistent_epoch(accs, target) for accs in runs]
+    firsts = [first_consistent_epoch(accs) for accs in runs]
     return {"first_consistent_all": None if None in firsts else max(firsts),
             "worst_seed_min_last_epochs": min(min(in_window(a)) for a in runs),
-            "seeds_holding": sum(holds(a, target) for a in runs),
+            "seeds_holding": sum(holds(a) for a in runs),
             "mean_last_epochs": sum(sum(in_window(a)) / len(in_window(a)) for a in runs) / len(runs),
             "last_epoch_mean": sum(accs[-1] for accs in runs) / len(runs)}
 
 
-def summarize_seeds(histories: list[History], target: float = TARGET) -> dict:
-    """Per-epoch min / mean / max over seeds in one view, the worst seed, the first epoch every seed holds; and, for
-    runs read in five views, the same figures in five views under "five_views".
-
-    The worst seed is the one with the lowest one-view accuracy over the window (epochs 10-15 of 15).
-    """
+def summarize_seeds(histories: list[History]) -> dict:
+    """Per-epoch min / mean / max over seeds in one view, the worst seed (lowest over the window), the first epoch
+    every seed holds from, and window_stats; for runs read in five views, their window_stats under "five_views"."""
     if not histories:
         raise ValueError("summarize_seeds needs at least one History")
     lengths = {len(h.epochs) for h in histories}
     if len(lengths) != 1:
         raise ValueError(f"histories have different numbers of epochs: {sorted(lengths)}")
-    per_epoch = []
-    for i in range(lengths.pop()):
-        accs = [h.one_view[i] for h in histories]
-        per_epoch.append({"epoch": histories[0].epochs[i]["epoch"], "min": min(accs),
-                          "mean": sum(accs) / len(accs), "max": max(accs)})
-    firsts = [first_consistent_epoch(h.one_view, target) for h in histories]
+    for h in histories:
+        if reading(h)[0] != "one view":
+            raise ValueError(f"{h.config.get('name')} seed {h.seed} was read in five views before the one-view "
+                             "reading was recorded; re-run it for a one-view reading")
+    per_epoch = [{"epoch": epoch, "min": min(accs), "mean": sum(accs) / len(accs), "max": max(accs)}
+                 for epoch, *accs in zip(histories[0].column("epoch"), *(h.one_view for h in histories), strict=True)]
     worst = min(histories, key=lambda h: (min(in_window(h.one_view)), h.one_view[-1]))
     summary = {
-        "name": histories[0].config["name"],
-        "eval_name": histories[0].eval_name,
-        "reading": "one view",
-        "target": target,
-        "seeds": [h.seed for h in histories],
-        "params": histories[0].params,
+        "name": histories[0].config["name"], "eval_name": histories[0].eval_name, "reading": "one view",
+        "target": TARGET, "seeds": [h.seed for h in histories], "params": histories[0].params,
         "per_epoch": per_epoch,
-        "first_consistent_per_seed": dict(zip([str(h.seed) for h in histories], firsts, strict=True)),
-        "worst_seed": worst.seed,
-        "window": WINDOW,
+        "first_consistent_per_seed": {str(h.seed): first_consistent_epoch(h.one_view) for h in histories},
+        "worst_seed": worst.seed, "window": WINDOW,
         "seconds_per_run_mean": sum(h.total_seconds for h in histories) / len(histories),
         "seed_mins": [min(in_window(h.one_view)) for h in histories],  # each seed's lowest epoch in the window
         "machines": sorted({machine_label(h.machine) for h in histories}),
-        **window_stats([h.one_view for h in histories], target),
+        **window_stats([h.one_view for h in histories]),
     }
     if all(h.five_views for h in histories):
-        summary["five_views"] = window_stats([h.five_views for h in histories], target)
+        summary["five_views"] = window_stats([h.five_views for h in histories])
     return summary
 
 
@@ -131,11 +109,9 @@ def format_seeds_table(summary: dict) -> str:
 
 
 def steps_table(histories: dict[str, History], markdown: bool = False, summaries: dict[str, dict] | None = None) -> str:
-    """One row per step's notebook run (seed 1), in one view: parameters, best, last, first epoch held, seconds per
-    epoch and the machine that run was made on; where the step has a seeds summary in `summaries` (by name), how many
-    seeds hold in epochs 10-15, the worst one's minimum and the machine(s) the seeds were made on, so that no row
-    joins one machine's run with another's seeds unsaid; and, for a run read in five views, its last epoch and
-    seeds in five views, in a column of their own."""
+    """One row per step's notebook run (seed 1), in one view, with the machine it was made on; beside it, where
+    `summaries` (by name) has the step's seeds, how many hold, the worst one's minimum and the machines they were made
+    on (so no row joins one machine's run with another's seeds unsaid); and five views in a column of their own."""
     summaries = summaries or {}
     header = ["step", "params", "notebook run: best % (one view)", "last %", f"held >= {TARGET}% from", "s/epoch",
               "notebook run made on", "seeds holding, ep 10-15", "worst seed's min", "seeds made on",
@@ -160,7 +136,7 @@ def steps_table(histories: dict[str, History], markdown: bool = False, summaries
 
 
 def format_table(header: list[str], rows: list[list], markdown: bool = False) -> str:
-    """Rows of strings as a Markdown table, or as aligned plain-text columns."""
+    """Rows as a Markdown table, or as aligned plain-text columns."""
     rows = [[str(x) for x in row] for row in rows]
     if markdown:
         return "\n".join("| " + " | ".join(r) + " |" for r in [header, ["---"] * len(header), *rows])

@@ -1,12 +1,12 @@
-"""A run as the lab keeps it: trained by the core's `fit` on MNIST fetched and checked first, stamped with where it
-came from (provenance.py), and saved atomically where layout.py says, so that an interrupted run leaves nothing
-half-written and a full disk loses nothing."""
+"""A run as the lab keeps it: the core's `fit` on MNIST fetched and checked first, stamped with its provenance, saved
+atomically, so an interrupted run leaves nothing half-written and a full disk loses nothing."""
 
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
 
+from ..devices import pick_device
 from ..errors import ResultsUnwritable
 from ..fileio import probe_writable
 from ..paths import DATA_DIR
@@ -19,17 +19,13 @@ from .provenance import machine_fingerprint, provenance
 def train(config, save_to: str | Path | None = None, *, device=None, progress: bool = True, log=print,
           command: str | None = None, stop_after: int | None = None, data_root: Path = DATA_DIR,
           compile: bool = False) -> History:
-    """fit(config) with its provenance recorded; saved to `save_to` (None: not saved). command: what made the run
-    (default: this process's command line)."""
-    from ..devices import pick_device
-
+    """fit(config), stamped with its provenance (command: what made it, default this process's command line) and
+    saved to `save_to` (None: not saved)."""
     device = pick_device(device)
     if save_to is not None:
         check_writable(Path(save_to))  # fail now, not after the last epoch
     ensure_mnist(data_root)
-    origin = provenance(command)
-    record = {"versions": origin["versions"], "commit": origin["commit"], "code_dirty": origin["code_dirty"],
-              "command": origin["command"], "machine": machine_fingerprint(device)}
+    record = {**provenance(command), "machine": machine_fingerprint(device)}
     history = fit(config, device=device, progress=progress, log=log, stop_after=stop_after, data_root=data_root,
                   compile=compile, record=record)
     if save_to is not None:
@@ -49,7 +45,7 @@ def check_writable(path: Path) -> None:
 
 
 def save_history(history: History, path: Path) -> Path:
-    """Save; when that fails (disk full, folder gone), keep the History in the temp folder and say where."""
+    """Save; where that fails (disk full, folder gone), keep the History in the temp folder and say where."""
     try:
         return history.save(path)
     except OSError as e:

@@ -1,4 +1,4 @@
-"""Several seeds of one config, one after another: the summary that backs a consistency claim."""
+"""Several seeds of one config: the summary that backs a consistency claim."""
 
 from __future__ import annotations
 
@@ -7,25 +7,21 @@ from pathlib import Path
 
 from ..config import Config
 from ..fileio import write_json
+from ..train import History
 from .layout import display, summary_path
 from .parallel import Run, run_all
 from .provenance import command_line
-from ..train import History
 from .results import format_seeds_table, load_history, summarize_seeds
 
 
 def run_seeds(config: Config, seeds: list[int], folder: Path | None, *, identity: dict | None = None,
               device=None, log=print, jobs: int = 1) -> tuple[list[History], dict]:
-    """Train `config` once per seed, `jobs` at a time; save every History and the summary into `folder` (None: save
-    nothing).
-
-    identity: what the summary records about the run besides the numbers (step, variant, overrides); the
-    exact command is added to it.
-    """
-    runs = [Run(f"seed {seed}", replace(config, seed=seed), folder / f"seed{seed}.json" if folder is not None else None)
+    """Train `config` once per seed, `jobs` at a time; save each History and the summary (with `identity`: step,
+    variant, overrides; and the command) into `folder` (None: save nothing)."""
+    runs = [Run(f"seed {seed}", replace(config, seed=seed), folder / f"seed{seed}.json" if folder else None)
             for seed in seeds]
-    done = run_all(runs, jobs, device=device, command=command_line(), log=log)
-    histories = sorted(done.values(), key=lambda h: h.seed)
+    histories = sorted(run_all(runs, jobs, device=device, command=command_line(), log=log).values(),
+                       key=lambda h: h.seed)
     summary = {**summarize_seeds(histories), **(identity or {}), "command": command_line(),
                "commit": histories[0].commit, "code_dirty": histories[0].code_dirty}
     log(format_seeds_table(summary))
@@ -34,9 +30,12 @@ def run_seeds(config: Config, seeds: list[int], folder: Path | None, *, identity
     return histories, summary
 
 
+def seed_paths(folder: Path) -> list[Path]:
+    return sorted(Path(folder).glob("seed*.json"), key=lambda p: int(p.stem[4:]))
+
+
 def load_seeds(folder: Path) -> list[History]:
-    """Every seed's History in a seeds folder, in seed order."""
-    paths = sorted(Path(folder).glob("seed*.json"), key=lambda p: int(p.stem[4:]))
-    if not paths:
+    """Every seed's History in a folder, in seed order."""
+    if not (paths := seed_paths(folder)):
         raise FileNotFoundError(f"no seed runs in {display(folder)}; run `python -m mnist_drill seeds` for it first")
     return [load_history(p) for p in paths]

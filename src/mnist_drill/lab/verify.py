@@ -1,11 +1,8 @@
-"""Does a stored run still reproduce? Re-run its first epochs with the code at HEAD and compare, as strictly as
-the machine allows. The verdict names the tier it applied:
-
-- everywhere, exact: the parameter count, every epoch's LR and eval_total, the config's round trip, and the digest of
-  the first batches' seeded draws (shuffle order, augmentation parameters: made by the CPU generator, so portable);
-- the same machine (equal fingerprints, provenance.machine_fingerprint): every number exact;
-- another machine: its CPU or GPU sums in another order and the seed takes another path, so each other number must
-  fall within a band measured across machines (TOLERANCE); `strict=True` demands exact numbers anyway.
+"""Does a stored run still reproduce? Re-run its first epochs at HEAD and compare as strictly as the machine allows:
+exact everywhere for what is portable (parameters, every epoch's LR and eval_total, the config's round trip, the
+digest of the first batches' seeded draws); every number exact on the same machine (equal fingerprints, thread count
+included); on another machine, which sums in another order, each other number within a band measured across machines
+(TOLERANCE), or exact with `strict=True`.
 """
 
 from __future__ import annotations
@@ -16,35 +13,32 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import Config
-from .layout import display
-from .recipes import REMOVED, stored_config
-from .provenance import describe_machine, fingerprint_hash, machine_fingerprint
 from ..train import History
+from .layout import display
+from .provenance import describe_machine, fingerprint_hash, machine_fingerprint
+from .recipes import REMOVED, stored_config
 from .results import format_table, load_history
 
 COMPARED = ("lr", "train_loss", "train_acc", "eval_loss", "eval_acc", "eval_correct", "eval_total", "five_correct")
 EXACT_EVERYWHERE = ("lr", "eval_total")
 
-# How far one seed's test count moves when the same code runs on another machine, measured (after minus before, images
-# of 10,000): the largest difference over epochs 1-15 between a step's notebook run made on the stored runs' AVX-512
-# CPU and the same run re-made on this project's AMD EPYC (AVX2), both in git (`git show 3b336c9:results/<step>.json`
-# against results/<step>.json): step 1 -62 (epoch 1), step 2 -40 (epoch 2), step 3 -40 (epoch 2), step 4 -138
-# (epoch 1); the final step's seed 1 re-run by `verify --epochs 3`: -12, 0, +1 in five views and -18, +1 in one view
-# (epochs 1-2); an Intel AVX-512 machine (issue 17): -7 and +1; the lent H200 GPU against this CPU, the 7,568-parameter
-# one-cycle recipe, all 15 epochs: within 8. Steps 1-4 train at a constant LR of 0.05 from the first batch, and their
-# first epochs swing as far as seeds do (step 4's seeds 1-5 span 226 images at epoch 1); the one-cycle recipes warm up
-# and move little. So the band is the recipe's: twice its largest measured difference, and at least 35 images (twice
-# the final step's 18), which still catches a change of a few tenths of a point in the final step.
-# The final step's 18 images were measured on its 5,680-parameter model (step 5 until round 14); its 9,786-parameter
-# model trains with the same recipe and has not yet been re-made on another machine.
+# The largest |difference| in one seed's test count (images of 10,000) measured between machines: each step's notebook
+# run made on an AVX-512 CPU against the same run re-made on this project's AMD EPYC (AVX2) (`git show
+# 3b336c9:results/<step>.json` against results/<step>.json); the final step's 18 from `verify --epochs 3` there (an
+# Intel AVX-512 machine, issue 17: 7; the lent H200 against this CPU, all 15 epochs: within 8). Steps 1-4 train at a
+# constant LR from the first batch and swing as far as seeds do; the one-cycle recipes warm up and move little. A
+# recipe's band is twice its own move, and never under 35 images (twice the final step's 18, measured on its 5,680-
+# parameter model; its 9,786-parameter model, the same recipe, is not yet re-made on another machine).
 MEASURED_MOVES = {"01_bn_gap": 62, "02_augmentation": 40, "03_lr_scheduler": 40, "04_lean_model": 138,
-                  "05_one_cycle": 18}  # images, the largest |difference| measured across machines (above)
+                  "05_one_cycle": 18}
 TOLERANCE = {
     "eval_correct": 0.0035,  # the least band, a fraction of eval_total: 35 of 10,000 images (2 x the final step's 18)
     "five_correct": 0.0035,  # the same, for the five-view count of a run that reads five views
     "train_loss": 0.10,  # relative (largest measured: 6.1 %, the GPU against the CPU)
     "train_acc": 0.5,  # percentage points (largest measured: 0.11)
 }
+
+
 @dataclass
 class Comparison:
     tier: str  # "same machine", "another machine" or "another machine, strict"
@@ -57,10 +51,9 @@ class Comparison:
 
 
 def same_machine(stored: History, fresh: History) -> bool:
-    """True when both runs carry a fingerprint and the fingerprints are equal (hashes recomputed from the fields)."""
-    if not (stored.machine and fresh.machine):
-        return False
-    return fingerprint_hash(stored.machine) == fingerprint_hash(fresh.machine)
+    """Both runs carry a fingerprint, and their fields are equal (hashes recomputed, not trusted)."""
+    both = stored.machine and fresh.machine
+    return bool(both) and fingerprint_hash(stored.machine) == fingerprint_hash(fresh.machine)
 
 
 def band(key: str, old: float, new: float, total: int, name: str = "") -> tuple[float, float]:
@@ -102,8 +95,7 @@ def compare(stored: History, fresh: History, epochs: int, strict: bool = False) 
 
 
 def side_by_side(stored: History, fresh: History) -> str:
-    """A fresh run beside a stored run of the same config, epoch by epoch, in one view (and five where read so),
-    with the tier their fingerprints allow: how a notebook shows its run against the stored seed it repeats."""
+    """A notebook's fresh run beside the stored seed it repeats, epoch by epoch, with the tier their machines allow."""
     tier = "the same machine: must be identical" if same_machine(stored, fresh) else (
         f"another machine (stored on {describe_machine(stored.machine)}): the same seed takes another path")
     header = ["epoch", "stored, one view", "now, one view"]
@@ -118,9 +110,8 @@ def side_by_side(stored: History, fresh: History) -> str:
 
 
 def round_trip_problem(data: dict) -> str | None:
-    """Why a stored config would not re-run as itself, or None: it must load and save back to the same fields, less the
-    options removed since (which it left off: recipes.stored_config refuses one that was on), and with any field added
-    since at its default (the run predates it, so it ran without it)."""
+    """Why a stored config would not re-run as itself, or None: it must load and save back to its fields, less options
+    removed since (stored_config refuses one that was on), with fields added since at their defaults."""
     try:
         again = stored_config(data).to_dict()
     except (TypeError, ValueError) as e:
@@ -131,50 +122,43 @@ def round_trip_problem(data: dict) -> str | None:
 
 
 def verify(path: str | Path, epochs: int = 2, device: str | None = "cpu", strict: bool = False, log=print) -> bool:
-    """Re-run the first `epochs` epochs of the History at `path`; print the tier, the verdict and what differs."""
-    from .runs import train  # here, so that reading this module's bands does not load the training code
+    """Re-run the first `epochs` epochs of the History at `path`; log the tier, the verdict and what differs."""
+    import torch
+
+    from .runs import train  # here: reading this module's bands need not load the training code
 
     stored = load_history(path)
     if epochs > len(stored.epochs):
         raise ValueError(f"{display(Path(path))} holds {len(stored.epochs)} epochs; ask for at most that many")
-    problem = round_trip_problem(stored.config)
-    if problem:
+    if problem := round_trip_problem(stored.config):
         log(f"DIFFERENT: {problem}")
         return False
     config = stored_config(stored.config)
     log(f"Verifying {display(Path(path))}: {config.name}, seed {config.seed}, first {epochs} of {config.epochs} "
         f"epochs (stored at commit {stored.commit[:10] or 'unknown'})")
-    import torch
-
-    threads = torch.get_num_threads()
-    stored_threads = (stored.machine or {}).get("threads")
-    here = machine_fingerprint(device)
-    if (stored_threads and stored_threads != threads and stored_threads <= (os.cpu_count() or 1)
-            and {**stored.machine, "threads": threads, "hash": ""} == {**here, "hash": ""}):
-        # this machine but another thread count (a run made with --jobs took fewer): re-run it as it was made
-        log(f"re-running with {stored_threads} thread(s), as the stored run was made (this process has {threads})")
-        torch.set_num_threads(stored_threads)
+    threads, made_with = torch.get_num_threads(), (stored.machine or {}).get("threads")
+    if made_with and made_with != threads and made_with <= (os.cpu_count() or 1) and (
+            {**stored.machine, "threads": threads, "hash": ""} == {**machine_fingerprint(device), "hash": ""}):
+        # this machine, another thread count (a run made with --jobs took fewer): re-run it as it was made
+        log(f"re-running with {made_with} thread(s), as the stored run was made (this process has {threads})")
+        torch.set_num_threads(made_with)
     try:
         fresh = train(config, device=device, progress=False, log=lambda line: log("  " + line), stop_after=epochs,
-                    compile=stored.compiled)
+                      compile=stored.compiled)
     finally:
         torch.set_num_threads(threads)
     result = compare(stored, fresh, epochs, strict)
-    log(f"stored on {describe_machine(stored.machine)}")
-    log(f"re-run on {describe_machine(fresh.machine)}")
+    log(f"stored on {describe_machine(stored.machine)}\nre-run on {describe_machine(fresh.machine)}")
     log(f"tier: {result.tier}; exact everywhere: parameters, LR and eval_total of every epoch, the config's round trip"
         + (", the seeded draws" if stored.draws else " (the seeded draws were not recorded in this stored run)"))
     if not result.ok:
         log(f"DIFFERENT: {len(result.problems)} number(s) outside what the tier allows ({result.tier}):")
-        for line in result.problems:
-            log("  " + line)
-        return False
-    if result.tier == "same machine":
-        compared = sorted({k for e in stored.epochs[:epochs] for k in COMPARED if k in e})
+    elif result.tier == "same machine":
+        compared = {k for e in stored.epochs[:epochs] for k in COMPARED if k in e}
         log(f"IDENTICAL: the first {epochs} epochs reproduce exactly ({len(compared)} numbers per epoch)")
     else:
         log(f"CONSISTENT (another machine): the portable numbers are exact, and {len(result.moved)} number(s) moved "
             "within the bands measured across machines (verify.TOLERANCE); --strict demands exact numbers")
-        for line in result.moved:
-            log("  " + line)
-    return True
+    for line in result.problems or result.moved:
+        log("  " + line)
+    return result.ok
