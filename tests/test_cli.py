@@ -237,3 +237,10 @@ def test_write_report_rewrites_only_its_block_and_the_result_lines(tmp_path, mon
     readme.write_text("no markers here\n")
     with pytest.raises(report.ReportError, match="no <!-- report:start -->"):
         report.write_report(readme, notebooks)
+
+
+@pytest.mark.parametrize("args", [["verify", "results/nope.json"], ["verify", "--epochs", "99"]])
+def test_verify_refuses_a_path_or_epochs_it_cannot_use_in_one_line(args, capsys):
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("error:"), err

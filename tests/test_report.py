@@ -89,11 +89,20 @@ def test_the_headline_names_the_smallest_recipe_that_holds_on_all_ten_seeds_or_t
     assert smallest_holding_phrase(first, []) == "No recipe has seeds 1-10 stored yet."
 
 
-def test_every_benchmark_table_names_each_column_and_how_to_format_it():
-    from mnist_drill.lab.report import BENCHMARKS
+def test_every_benchmark_file_is_rendered_by_one_rule_naming_its_command_machine_commit(tmp_path, monkeypatch):
+    import json
 
-    for heading, what, tables in BENCHMARKS.values():
-        assert heading.startswith("#") and what
-        for spec in tables.values():
-            columns = [column.split("=", 1) for column in spec.split(" | ")]
-            assert all(len(c) == 2 and c[0] and "{" in c[1] for c in columns), spec
+    from mnist_drill.lab import layout, report
+
+    monkeypatch.setattr(layout, "RESULTS_DIR", tmp_path)
+    bench = {"command": "python benchmarks/levers.py", "commit": "6ec42c5718ec", "code_dirty": False, "rounds": 3,
+             "machine": {"cpu": "AMD EPYC", "cpu_capability": "AVX2", "threads": 2, "hash": "372dbcded662"},
+             "training": [{"change": "eager", "ms_per_step": 29.84, "ratio": 1.0, "rounds_ms": [1, 2]},
+                          {"change": "foreach=False", "ms_per_step": 23.7, "ratio": 1.259, "rounds_ms": [1, 2]}],
+             "rows": [{"jobs": 2, "images_per_second": 4348.2}]}
+    (tmp_path / "benchmark_levers.json").write_text(json.dumps(bench))
+    text = "\n\n".join(report.benchmark_sections())
+    assert "`python benchmarks/levers.py` on AMD EPYC" in text and "`6ec42c5`" in text and "372dbcded662" in text
+    assert "Speed levers for the final step" in text  # what the script's docstring says it measures
+    assert "rounds: 3" in text and "| training: change | ms per step | speed × row 1 |" in text
+    assert "| foreach=False | 23.7 | 1.26 |" in text and "| 2 | 4,348 |" in text and "rounds ms" not in text

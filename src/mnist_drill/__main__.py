@@ -1,9 +1,5 @@
 """Command line: `python -m mnist_drill {prepare-data,train,seeds,sweep,verify,report}`.
-
-Bad input gets one line naming the problem and the fix (exit 2); an unreachable MNIST, an unwritable results folder
-or a missing device one line too (errors.EXIT_CODES); Ctrl-C one line (exit 130); never a traceback."""
-
-from __future__ import annotations
+Each failure one line with its fix, never a traceback: exit 2 for bad input, errors.EXIT_CODES otherwise; Ctrl-C 130."""
 
 import argparse
 import ast
@@ -20,7 +16,6 @@ from .errors import EXIT_CODES
 from .lab import layout
 
 MAX_SEED = 2**32 - 1  # NumPy's seeds are 32-bit
-CITED_SEEDS, HELD_OUT_SEEDS = range(1, 6), range(6, 11)  # cited in the README; the seeds no choice was made on
 _TYPES = typing.get_type_hints(cfg.Config)
 _SETTABLE = [f.name for f in fields(cfg.Config) if f.name not in ("name", "seed")]
 _PARSERS = {bool: lambda raw: {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}[raw],
@@ -47,12 +42,11 @@ device_name = checked(re.compile(r"auto|cpu|mps|cuda(:\d+)?").fullmatch,
 def override(text: str) -> tuple[str, object]:
     """'field=value' -> (field, value parsed to the field's type)."""
     name, sep, raw = (part.strip() for part in text.partition("="))
-    if not sep or not name:
-        raise argparse.ArgumentTypeError(f"expected FIELD=VALUE, got {text!r}")
-    if name == "seed":
-        raise argparse.ArgumentTypeError("the seed is not a --set field: use --seed N (train) or --first-seed N")
-    if name not in _SETTABLE:
-        raise argparse.ArgumentTypeError(f"unknown Config field {name!r}; fields: {', '.join(_SETTABLE)}")
+    for bad, problem in ((not sep or not name, f"expected FIELD=VALUE, got {text!r}"),
+                         (name == "seed", "the seed is not a --set field: use --seed N (train) or --first-seed N"),
+                         (name not in _SETTABLE, f"unknown Config field {name!r}; fields: {', '.join(_SETTABLE)}")):
+        if bad:
+            raise argparse.ArgumentTypeError(problem)
     try:
         return name, _PARSERS.get(_TYPES[name], _TYPES[name])(raw if _TYPES[name] is str else raw.lower())
     except (ValueError, KeyError, SyntaxError, TypeError):
@@ -85,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="override a Config field, e.g. --set lr=0.1 (repeatable); the run is stored as scratch")
         p.add_argument("--smoke", action="store_true", help="1 epoch on 2k images: checks the set-up, saves nothing")
         p.add_argument("--no-progress", action="store_true", help="no tqdm bars (the epoch lines stay)")
-    for p, n in ((seeds, len(CITED_SEEDS)), (sweep, 3)):
+    for p, n in ((seeds, len(layout.CITED_SEEDS)), (sweep, 3)):
         p.add_argument("--seeds", type=positive, default=n, help=f"how many seeds (default: {n})")
         p.add_argument("--first-seed", type=seed_number, default=1, help="the first seed (default: 1)")
         p.add_argument("--jobs", type=positive, help="runs side by side (default: one per CPU core, 1 on a GPU)")
@@ -99,14 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def lab(module: str):
-    """A lab module, imported when a command needs it (after main has loaded torch, which most of them import)."""
+def lab(module: str):  # a lab module, imported when a command needs it (after main has loaded torch)
     return importlib.import_module(f"mnist_drill.lab.{module}")
 
 
 def resolve(args) -> None:
-    """Check train/seeds/sweep arguments as a whole (ValueError: one line); set args.overrides (a dict), args.tag (what
-    makes a run scratch), args.seeds (a range; seeds, sweep) and args.config (train, seeds)."""
+    """Check train/seeds/sweep arguments as a whole (ValueError: one line) and the device; set args.overrides (a dict),
+    args.tag (what makes a run scratch), args.seeds (a range; seeds, sweep) and args.config (train, seeds)."""
+    from .devices import pick_device
     from .models import build_model
     args.overrides = overrides = dict(args.overrides)
     if vars(args).get("epochs") is not None:
@@ -116,10 +110,9 @@ def resolve(args) -> None:
     if args.smoke and "epochs" in overrides:
         raise ValueError("--smoke always runs 1 epoch on 2k images; drop --epochs or --smoke")
     if "seeds" in vars(args):
-        args.seeds = range(args.first_seed, args.first_seed + args.seeds)
-        if args.seeds[-1] > MAX_SEED:
-            raise ValueError(f"seeds {args.seeds[0]}..{args.seeds[-1]} go past {MAX_SEED}; "
-                             "use a lower --first-seed or fewer --seeds")
+        if (last := args.first_seed + args.seeds - 1) > MAX_SEED:
+            raise ValueError(f"seeds {args.first_seed}..{last} go past {MAX_SEED}; lower --first-seed or --seeds")
+        args.seeds = range(args.first_seed, last + 1)
     # a train or seeds run's split is in its path already; a sweep's is always val
     args.tag = "_".join(f"{k}-{v}" for k, v in sorted(overrides.items()) if k != "split" or args.command == "sweep")
     if args.command == "sweep":
@@ -139,8 +132,9 @@ def resolve(args) -> None:
             raise ValueError(f"cannot read {args.from_run} ({e.strerror or e}); give a stored History") from None
         configs = [replace(base, **overrides, **({} if vars(args).get("seed") is None else {"seed": args.seed}))]
         args.config = cfg.smoke(configs[0]) if args.smoke else configs[0]
-    for config in configs:  # a bad arch is refused here, before any data is loaded
+    for config in configs:  # a bad arch is refused here, before any data is loaded; so is a device not there
         build_model(config)
+    pick_device(args.device)
 
 
 def main(argv=None) -> int:
@@ -148,12 +142,9 @@ def main(argv=None) -> int:
     try:
         caught = []  # Ctrl-C is held back while torch loads: raised inside its C++ start-up, it aborts the process
         previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
-        try:
-            import torchvision  # noqa: F401
-
-            from .devices import pick_device
-        finally:
-            signal.signal(signal.SIGINT, previous)
+        import torchvision  # noqa: F401  (an import that fails ends the process: nothing to restore)
+        signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops a run (and its --jobs) as Ctrl-C does
         if caught:
             raise KeyboardInterrupt
         if args.command in ("train", "seeds", "sweep"):
@@ -161,41 +152,32 @@ def main(argv=None) -> int:
                 resolve(args)
             except ValueError as e:
                 parser.error(str(e))
-        if vars(args).get("device") and not vars(args).get("table"):
-            pick_device(args.device)  # fail before any work when the device is not there
         return COMMANDS[args.command](args) or 0
     except KeyboardInterrupt:
         print("interrupted: results written so far are complete; nothing half-written was left", file=sys.stderr)
         return 130
-    except tuple(EXIT_CODES) as e:
+    except (*EXIT_CODES, OSError, ValueError) as e:  # beyond EXIT_CODES only verify's: a path, --epochs it can't use
+        if not isinstance(e, tuple(EXIT_CODES)) and args.command != "verify":
+            raise
         print(f"error: {e}", file=sys.stderr)
-        return next(code for kind, code in EXIT_CODES.items() if isinstance(e, kind))
+        return next((code for kind, code in EXIT_CODES.items() if isinstance(e, kind)), 2)
 
 
 def cmd_train(args):
     config, origin = args.config, f"from {args.from_run}" if args.from_run else f"step {args.step}"
     print(f"Training {config.name} ({origin}) for {config.epochs} epoch(s), seed {config.seed}, {config.split} split"
           + (f", overrides {args.tag}" if args.tag else ""))
-    name = layout.slug(config.name) if args.from_run else config.name  # results/<step>.json is the notebook's
-    tag = "_".join(t for t in ("rerun" if args.from_run else "", args.tag) if t)
-    save_to = None if args.smoke else layout.run_path("scratch", name, split=config.split, seed=config.seed, tag=tag)
+    save_to = None if args.smoke else layout.run_path("scratch", config.name, split=config.split, seed=config.seed,
+                                                      tag=args.tag, rerun=bool(args.from_run))
     if save_to is not None and save_to.exists():
         print(f"note: this run replaces the scratch run {layout.display(save_to)}")
     lab("runs").train(config, save_to, device=args.device, progress=not args.no_progress, compile=args.compile)
 
 
 def cmd_seeds(args):
-    held_out = args.seeds == HELD_OUT_SEEDS and not args.tag  # other seeds than 1-5 and 6-10 make a scratch run
-    other = "" if held_out or args.seeds == CITED_SEEDS else f"seeds-{args.seeds[0]}-{args.seeds[-1]}"
-    tag = "_".join(t for t in (args.tag, other) if t)
-    folder = None if args.smoke else layout.seeds_dir(args.config.name, args.config.split, tag, held_out=held_out)
-    if folder is not None:
-        lab("runs").check_writable(layout.summary_path(folder))  # fail now, not after the last run
-        if layout.summary_path(folder).exists():
-            print(f"note: this run replaces the stored seeds in {layout.display(folder)}")
-    lab("seeds").run_seeds(args.config, list(args.seeds), folder, device=args.device,
-                           identity={"step": args.step, "variant": args.variant or "", "overrides": args.overrides},
-                           jobs=args.jobs or lab("parallel").default_jobs(args.device))
+    folder = None if args.smoke else layout.seeds_dir(args.config.name, args.config.split, args.tag, seeds=args.seeds)
+    lab("seeds").run_seeds(args.config, list(args.seeds), folder, device=args.device, jobs=args.jobs,
+                           identity={"step": args.step, "variant": args.variant or "", "overrides": args.overrides})
 
 
 def cmd_sweep(args):
@@ -206,21 +188,13 @@ def cmd_sweep(args):
     if not args.smoke:
         lab("runs").check_writable(layout.summary_path(folder))  # fail now, not after the last run
     lab("sweeps").run_sweep(args.name, list(args.seeds), None if args.smoke else folder, overrides=args.overrides,
-                            only=args.only, smoke=cfg.smoke if args.smoke else None, device=args.device,
-                            jobs=args.jobs or lab("parallel").default_jobs(args.device), until_fail=args.until_fail)
+                            only=args.only, smoke=args.smoke and cfg.smoke, device=args.device, jobs=args.jobs,
+                            until_fail=args.until_fail)
 
 
-def cmd_verify(args):
-    try:
-        return 0 if lab("verify").verify(args.path, args.epochs, args.device, strict=args.strict) else 1
-    except (OSError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-
-
-COMMANDS = {"prepare-data": lambda args: print(f"MNIST ready in {lab('fetch').ensure_mnist()}"),
-            "report": lambda args: lab("report").write_report(), "train": cmd_train, "seeds": cmd_seeds,
-            "sweep": cmd_sweep, "verify": cmd_verify}
+COMMANDS = {"prepare-data": lambda args: print(f"MNIST ready in {lab('fetch').ensure_mnist()}"), "train": cmd_train,
+            "report": lambda args: lab("report").write_report() and 0, "seeds": cmd_seeds, "sweep": cmd_sweep,
+            "verify": lambda args: int(not lab("verify").verify(args.path, args.epochs, args.device, args.strict))}
 
 if __name__ == "__main__":
     sys.exit(main())

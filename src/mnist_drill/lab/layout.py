@@ -1,23 +1,25 @@
 """Where results live; the only module that knows the results folder. Cited runs (a step's notebook run, the seeds
 and sweeps the README names) and scratch runs lie apart, so a scratch run never overwrites a cited one."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 from ..paths import PROJECT_ROOT, env_flag, env_path
 
 RESULTS_DIR = env_path("MNIST_DRILL_RESULTS", PROJECT_ROOT / "results")  # blank counts as unset
 CITE_ENV = "MNIST_DRILL_CITE"  # set by `make notebooks` alone: a full run replaces its cited results/<step>.json
+CITED_SEEDS, HELD_OUT_SEEDS = range(1, 6), range(6, 11)  # cited in the README; the seeds no choice was made on
 
 
 def results_dir() -> Path:
     return RESULTS_DIR
 
 
-def run_path(kind: str, name: str, *, split: str = "test", seed: int | None = None, tag: str = "") -> Path:
+def run_path(kind: str, name: str, *, split: str = "test", seed: int | None = None, tag: str = "",
+             rerun: bool = False) -> Path:
     """One run's JSON: kind "notebook" (a step's cited run, results/<name>.json) or "scratch" (results/runs/, with
-    `tag` saying how it differs from its step). Seeds and sweeps go in seeds_dir and sweep_dir."""
+    `tag` saying how it differs from its step; a `rerun` of a stored run is tagged so, its name slugged)."""
+    if rerun:
+        name, tag = slug(name), "_".join(t for t in ("rerun", tag) if t)
     if kind == "notebook" and split == "test":
         return RESULTS_DIR / f"{name}.json"
     if kind != "scratch" or seed is None:
@@ -27,13 +29,18 @@ def run_path(kind: str, name: str, *, split: str = "test", seed: int | None = No
 
 
 def notebook_run_path(name: str) -> Path:
-    """The cited results/<name>.json under `make notebooks` (MNIST_DRILL_CITE); otherwise the scratch
-    results/runs/<name>_notebook.json, which git ignores."""
+    """The cited results/<name>.json under `make notebooks` (CITE_ENV); else results/runs/<name>_notebook.json."""
     return run_path("notebook", name) if env_flag(CITE_ENV) else RESULTS_DIR / "runs" / f"{name}_notebook.json"
 
 
-def seeds_dir(name: str, split: str = "test", tag: str = "", held_out: bool = False) -> Path:
-    """A seeds command's folder: cited (seeds 1-5, or the held-out 6-10) when `tag` is empty, scratch otherwise."""
+def seeds_dir(name: str, split: str = "test", tag: str = "", held_out: bool = False, *,
+              seeds: range | None = None) -> Path:
+    """A seeds command's folder: cited (seeds 1-5, or the held-out 6-10) when `tag` is empty, scratch otherwise.
+    Given `seeds`, they decide: 6-10 untagged are held out; a range other than these two is scratch, named by it."""
+    if seeds is not None:
+        held_out = seeds == HELD_OUT_SEEDS and not tag
+        if not held_out and seeds != CITED_SEEDS:
+            tag = "_".join(t for t in (tag, f"seeds-{seeds[0]}-{seeds[-1]}") if t)
     val = "val" if split == "val" else ""
     if tag:
         return RESULTS_DIR / "runs" / "seeds" / val / f"{name}_{slug(tag)}"
@@ -42,9 +49,7 @@ def seeds_dir(name: str, split: str = "test", tag: str = "", held_out: bool = Fa
 
 def sweep_dir(sweep: str, tag: str = "") -> Path:
     """A sweep's folder: cited, or scratch when `tag` is set."""
-    if tag:
-        return RESULTS_DIR / "runs" / "sweeps" / f"{sweep}_{slug(tag)}"
-    return RESULTS_DIR / "val" / "sweeps" / sweep
+    return RESULTS_DIR / "runs" / "sweeps" / f"{sweep}_{slug(tag)}" if tag else RESULTS_DIR / "val" / "sweeps" / sweep
 
 
 def summary_path(folder: Path) -> Path:

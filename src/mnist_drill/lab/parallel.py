@@ -2,11 +2,10 @@
 its tag, its History saved atomically to its own path. On 2 cores two 1-thread runs train more images per second than
 one 2-thread run (benchmarks/jobs.py). A failed run or a Ctrl-C stops the others; finished runs stay stored."""
 
-from __future__ import annotations
-
 import multiprocessing
 import os
 import signal
+import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -24,16 +23,14 @@ class Run:
 
 
 def default_jobs(device: str | None = None) -> int:
-    """One run per CPU core on a CPU; one on a GPU."""
+    """One run per CPU core on a CPU; one on a GPU (--jobs left out)."""
     return 1 if pick_device(device).type != "cpu" else max(1, os.cpu_count() or 1)
 
 
-def run_all(runs: list[Run], jobs: int, *, device=None, command: str = "", log=print,
+def run_all(runs: list[Run], jobs: int | None, *, device=None, command: str = "", log=print,
             drop: Callable[[Run, object], list[str]] | None = None) -> dict[str, object]:
-    """Train every run, `jobs` at a time; their Histories (without models) by tag, in the order they finished.
-
-    drop(run, history), after each run: the tags it returns are taken off the queue. One job runs in this process;
-    several run in fresh processes with cores // jobs threads each."""
+    """Train every run, `jobs` at a time (one: in this process; None: default_jobs); their Histories (without models)
+    by tag, in the order they finished. drop(run, history), after each run: the tags it returns leave the queue."""
     pending, done = list(runs), {}
 
     def finished(run: Run, history) -> None:
@@ -43,11 +40,10 @@ def run_all(runs: list[Run], jobs: int, *, device=None, command: str = "", log=p
             pending[:] = [r for r in pending if r.tag not in gone]
             log(f"[{run.tag}] not started: {', '.join(skipped)}")
 
-    jobs = min(jobs, len(pending))  # no more processes than runs: spare cores go to the runs' threads
+    jobs = min(jobs or default_jobs(device), len(pending))  # no more processes than runs: spare cores go to threads
     if jobs <= 1:
         while pending:
-            run = pending.pop(0)
-            log(f"--- {run.tag} ---")
+            log(f"--- {(run := pending.pop(0)).tag} ---")
             finished(run, _train(run, device, command, log))
         return done
     threads = max(1, (os.cpu_count() or 1) // jobs)
@@ -61,8 +57,7 @@ def run_all(runs: list[Run], jobs: int, *, device=None, command: str = "", log=p
                 run = pending.pop(0)
                 running[pool.submit(_train, run, device, command)] = run
             for future in wait(running, return_when=FIRST_COMPLETED)[0]:
-                run = running.pop(future)
-                finished(run, future.result())  # a failed run raises here
+                finished(run := running.pop(future), future.result())  # a failed run raises here
     except BaseException as e:
         reason = "interrupted" if isinstance(e, KeyboardInterrupt) else f"{run.tag} failed"
         log(f"{reason}: stopping {len(running)} other run(s); {len(done)} finished and stored")
@@ -75,15 +70,12 @@ def run_all(runs: list[Run], jobs: int, *, device=None, command: str = "", log=p
 
 
 def _start_worker(threads: int) -> None:
-    import threading
-
     import torch
     from tqdm.auto import tqdm
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops every worker
     torch.set_num_threads(threads)
-    # tqdm's default multiprocessing lock would leak a semaphore when a worker is stopped; bars are off in workers
-    tqdm.set_lock(threading.RLock())
+    tqdm.set_lock(threading.RLock())  # tqdm's multiprocessing lock would leak a semaphore when a worker is stopped
 
 
 def _train(run: Run, device, command: str, log=None):

@@ -1,8 +1,7 @@
 """Where a run came from: the commit, whether the code differed from it, the command, the library versions, and the
 machine's fingerprint (which decides whether `verify` can demand the same numbers digit for digit)."""
 
-from __future__ import annotations
-
+import contextlib
 import hashlib
 import json
 import platform
@@ -57,12 +56,10 @@ def library_versions() -> dict:
 
 
 def cpu_model() -> str:
-    try:
-        for line in open("/proc/cpuinfo", encoding="utf-8", errors="replace"):
+    with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8", errors="replace") as lines:
+        for line in lines:
             if line.lower().startswith(("model name", "hardware", "cpu model")):
                 return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
     return platform.processor() or platform.machine() or "unknown"
 
 
@@ -78,8 +75,7 @@ def machine_fingerprint(device=None) -> dict:
     if device.type == "cuda":
         machine.update(gpu=torch.cuda.get_device_name(device), cuda=torch.version.cuda,
                        cudnn=torch.backends.cudnn.version())
-    machine["hash"] = fingerprint_hash(machine)
-    return machine
+    return {**machine, "hash": fingerprint_hash(machine)}
 
 
 def fingerprint_hash(machine: dict) -> str:
@@ -88,21 +84,19 @@ def fingerprint_hash(machine: dict) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
-def describe_machine(machine: dict | None) -> str:
+def describe_machine(m: dict | None) -> str:
     """For prose: "AMD EPYC (AVX2, 2 threads), CPU, torch 2.14.1 [hash]"."""
-    if not machine:
+    if not m:
         return "an unknown machine (no fingerprint: stored before fingerprints were recorded)"
-    where = f"{machine.get('gpu')}, CUDA {machine.get('cuda')}" if machine.get("device") == "cuda" else "CPU"
-    return (f"{machine.get('cpu', '?')} ({machine.get('cpu_capability', '?')}, {machine.get('threads', '?')} threads), "
-            f"{where}, torch {machine.get('torch', '?')} [{machine.get('hash', '?')}]")
+    where = f"{m.get('gpu')}, CUDA {m.get('cuda')}" if m.get("device") == "cuda" else "CPU"
+    return (f"{m.get('cpu', '?')} ({m.get('cpu_capability', '?')}, {m.get('threads', '?')} threads), {where}, "
+            f"torch {m.get('torch', '?')} [{m.get('hash', '?')}]")
 
 
-def machine_label(machine: dict | None) -> str:
+def machine_label(m: dict | None) -> str:
     """For tables: "AMD EPYC (AVX2), 2 threads [372dbcded662]"; "unrecorded" before fingerprints were."""
-    if not machine:
-        return "unrecorded"
-    where = machine.get("gpu") if machine.get("device") == "cuda" else f"{machine.get('threads')} threads"
-    return f"{machine.get('cpu')} ({machine.get('cpu_capability')}), {where} [{machine.get('hash')}]"
+    where = m and (m.get("gpu") if m.get("device") == "cuda" else f"{m.get('threads')} threads")
+    return f"{m.get('cpu')} ({m.get('cpu_capability')}), {where} [{m.get('hash')}]" if m else "unrecorded"
 
 
 # Taken once, at import: that is the code this process runs, even if the files change later.

@@ -1,26 +1,7 @@
 """The lab's recipes beside the steps: the named variants run on the test set (`--variant NAME`), the published
-peers run under this project's protocol, and the options removed from Config that stored runs may still name.
-
-Peers: published small-model recipes, run under this project's protocol (its loop, its log, seeds 1-5, one view) as
-variants of the final step, so the frontier can place ours beside them.
-
-PEER_3762: the 3,762-parameter network of adilsammar/woolly-of-cv ("MNIST_ALBUMENTATION_3762_99.52", one run, 99.52 %
-at epoch 15), from its description:
-- three blocks of three padded 3x3 convs, 4-4-4 at 28 px, 8-8-8 at 14 px, 8-8-8 at 7 px; each conv with a bias, then
-  BatchNorm and ReLU; a max-pool after blocks 1 and 2; dropout 0.01 after blocks 1 and 2; GAP, then a 1x1 conv to the
-  10 classes (with a bias: that makes 3,762 parameters);
-- plain SGD, momentum 0, no weight decay, batch 32; the LR set per epoch, linear through 0.05 at epoch 0, 0.1 at 2,
-  0.01 at 8, 0.0025 at 12 and 0 at 15;
-- each image, with probability 0.5, a shift and a zoom of up to 9 % with a rotation of up to 7 degrees; and, with
-  probability 0.5 drawn apart, a brightness and contrast change of up to 20 %; the data normalised as usual.
-Departures, each forced by our shared loop or chosen to keep its draws portable: the shift is drawn in whole pixels
-(RandomAffine's rounding, up to 3 px) where Albumentations' ShiftScaleRotate shifts by fractions of a pixel; the
-dropout comes after each block's max-pool, not before it; rotated and zoomed pixels are sampled bilinearly with a
-black fill (Albumentations' default border mode reflects); brightness and contrast act on [0, 1] images before
-normalising (x -> (1 + c) x + b, clipped), as Albumentations' RandomBrightnessContrast does on 8-bit images; our
-batches are cut from one seeded permutation on the CPU, and the test set is read by the model after the epoch, in one
-view, in batches of 250.
-"""
+peers run under this project's protocol (its loop, its log, seeds 1-5, one view) as variants of the final step, and
+the options removed from Config that stored runs may still name. Each peer's source, recipe and every departure from
+it: EXPERIMENTS.md, "A peer under our protocol" and "A second peer under our protocol"."""
 
 from __future__ import annotations
 
@@ -28,23 +9,12 @@ from dataclasses import replace
 
 from ..config import _AFFINE, _SMALL, _WIDE, ONE_CYCLE, STEPS, Config
 
+# adilsammar/woolly-of-cv's 3,762-parameter network, from its description (EXPERIMENTS.md: the departures)
 PEER_3762 = dict(arch="P4 P4 P4 M P8 P8 P8 M P8 P8 P8 G", conv_bias=True, dropout=0.01, dropout_after="pool",
                  block_order="bn-relu", batch_size=32, lr=0.1, momentum=0.0, nesterov=False, weight_decay=0.0, ema=0.0,
                  scheduler="epoch-points", epoch_lrs=((0, 0.05), (2, 0.1), (8, 0.01), (12, 0.0025), (15, 0.0)),
                  rotation_deg=7.0, shift=0.09, scale=0.09, augment_p=0.5, brightness=0.2, contrast=0.2, tta_shift=0)
-
-# PEER_6260: the 6,260-parameter network of Shwethaamrutha/TSAI-S6 (`Final_Model.py`, one run: 99.40-99.44 % in epochs
-# 13-15, 99.24-99.36 % in epochs 10-12), from its source:
-# - padded 3x3 convs with biases, each conv -> BatchNorm -> ReLU: 1->8->10 at 28 px, a max-pool, 10->12 at 14 px, a
-#   max-pool, 12->16->16 at 7 px; a 1x1 conv to the 10 classes (with a bias), then GAP (we take GAP first and the 1x1
-#   conv after: both are linear, so the outputs are the same); no dropout;
-# - Pad(2) + RandomCrop(28), then RandomAffine(7 degrees, translate 0.1), normalised;
-# - SGD with momentum 0.98 and weight decay 5e-5, batch 128; OneCycleLR, peak 0.05, pct_start 0.05, div 10, final div
-#   100, 15 epochs. OneCycleLR's default cycle_momentum replaces the 0.98 with its own 0.95 -> 0.85 -> 0.95 cycle, so
-#   in the published run the 0.98 never acted; ours does the same (our one-cycle also cycles momentum).
-# Departures: the crop and the affine shift are drawn by our seeded CPU generator, the rotation sampled bilinearly
-# (torchvision's RandomAffine uses nearest), batches cut from one seeded permutation, the test set read in batches of
-# 250.
+# Shwethaamrutha/TSAI-S6's 6,260-parameter `Final_Model.py`, from its source (EXPERIMENTS.md: the departures)
 PEER_6260 = dict(arch="P8 P10 M P12 M P16 P16 G", conv_bias=True, dropout=0.0, block_order="bn-relu", batch_size=128,
                  lr=0.05, momentum=0.98, nesterov=False, weight_decay=5e-5, ema=0.0, scheduler="onecycle",
                  pct_start=0.05, div_factor=10.0, final_div_factor=100.0, crop_pad=2, rotation_deg=7.0, shift=0.1,
@@ -66,8 +36,7 @@ VARIANTS = {
         "5.7k-affine-wd-tta": dict(arch=_SMALL, weight_decay=1e-4, tta_shift=1, **_AFFINE),
         "9.8k": dict(arch=_WIDE),  # step 5's model with the one-cycle recipe alone
         "4.5k-separable": dict(arch="C8 M D24 D32 D32 D32 G", weight_decay=1e-4, **_AFFINE),
-        "3.8k-peer": PEER_3762,  # published recipes under our protocol (peers.py: whose, and how faithful)
-        "6.3k-peer": PEER_6260},
+        "3.8k-peer": PEER_3762, "6.3k-peer": PEER_6260},  # published recipes under our protocol (PEERS: whose)
 }
 VARIANT_BASES = {5: ONE_CYCLE}
 
@@ -77,18 +46,17 @@ def variant(step: int, name: str) -> Config:
     options = VARIANTS.get(step, {})
     if name not in options:
         raise ValueError(f"step {step} has no variant {name!r}; it has {sorted(options) or 'none'}")
-    base = VARIANT_BASES.get(step, STEPS[step])
-    return replace(base, name=f"{STEPS[step].name}_{name}", **options[name])
+    return replace(VARIANT_BASES.get(step, STEPS[step]), name=f"{STEPS[step].name}_{name}", **options[name])
 
 
-# --- options removed from Config: a stored run that left them off still loads; one that used them names the last
-# commit that has them (EXPERIMENTS.md tells what each round found) ---
-REMOVED = {  # option -> (its "off" value, the last commit that has it)
+# Options removed from Config: a stored run that left them off still loads; one that used them names the last commit
+# that has them (EXPERIMENTS.md tells what each round found). Option -> (its "off" value, the last commit with it).
+REMOVED = {
     "bn_refresh": (0, "93b60e4"), "elastic_alpha": (0.0, "93b60e4"), "elastic_sigma": (4.0, "93b60e4"),
     "label_smoothing": (0.0, "93b60e4"), "lr_points": ([[0.0, 0.25], [2.0, 1.0], [8.0, 0.1], [15.0, 0.0]], "93b60e4"),
     "bn_momentum": (0.1, "84040a5"), "ghost_batch": (0, "84040a5"), "cutout": (0, "84040a5"),
     "swa_from": (0, "84040a5"), "pipeline": ("fast", "84040a5"), "num_workers": (2, "84040a5")}
-REMOVED_VALUES = {"scheduler": ("linear", "93b60e4")}
+REMOVED_VALUES = {"scheduler": ("linear", "93b60e4")}  # option -> (a value it no longer takes, the last commit)
 
 
 class RemovedOption(ValueError):

@@ -1,23 +1,20 @@
 """RESULTS.md, the README's headline and the notebooks' Result lines, generated from results/ (`python -m mnist_drill
 report`): no result is typed by hand. Every claim is in one view; a five-view reading is shown beside it, labelled."""
 
-from __future__ import annotations
-
+import ast
 import io
 import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 
+from .. import models
 from ..config import STEPS
 from ..errors import ReportError
 from ..fileio import atomic_write_bytes
-from ..models import build_model
 from ..paths import PROJECT_ROOT
 from ..train import TARGET, History, first_consistent_epoch, held_phrase
-from . import layout
-from .inspection import count_macs
-from .plots import plot_compare, plot_frontier
+from . import inspection, layout, plots
 from .provenance import describe_machine, machine_label
 from .recipes import PEERS, VARIANTS, variant
 from .results import format_seeds_table, format_table, load_history, steps_table, summarize_seeds
@@ -25,41 +22,6 @@ from .seeds import load_seeds
 
 START, END = "<!-- report:start -->", "<!-- report:end -->"
 RESULT_START, RESULT_END = "<!-- result:start -->", "<!-- result:end -->"
-# results/<name>.json of `make bench` -> (heading, what it measured: formatted with the file, {the file's list of rows:
-# its columns, "header=format | ...", each format a format string over one row})
-BENCHMARKS = {
-    "benchmark": ("## Speed", "all rows in one run, the step-3 rows {rows[0][epochs]} epochs each, start-up "
-                  "included. Per epoch, the fast pipeline alone is {speedup_pipeline_alone_per_epoch:.2f}x faster "
-                  "than the classic DataLoader, the final step {speedup_final_vs_seed_style_per_epoch:.2f}x faster "
-                  "than the reference-style set-up.",
-                  {"rows": "set-up={label} | params={params:,} | epochs={epochs} | s/epoch={seconds_per_epoch:.1f} | "
-                           "wall s={wall_seconds:.1f}"}),
-    "benchmark_levers": ("### Speed levers", "each lever alone against eager PyTorch on the final step, each in a "
-                         "fresh process, the median of {rounds} rounds. Only a lever that pays here goes into the "
-                         "engine.",
-                         {"training": "training: what changes={change} | ms per step={ms_per_step:.1f} | "
-                                      "train s per epoch={train_s_per_epoch:.1f} | × eager={ratio:.2f}",
-                          "evaluation": "evaluation: what changes={change} | "
-                                        "one view, ms per 1,000={one_view_ms_per_1000:.0f} | "
-                                        "five views, ms per 1,000={five_views_ms_per_1000:.0f} | "
-                                        "× eager (one, five)={ratio_one_view:.2f}, {ratio_five_views:.2f}"}),
-    "benchmark_frontier": ("### Every frontier recipe on one machine", "{batches} timed training batches and one "
-                           "reading of the test set per recipe, scaled to a run, the median of {rounds} rounds.",
-                           {"rows": "recipe=`{name}` | s per run={seconds_per_run:.0f}"}),
-    "benchmark_jobs": ("### Runs side by side (`--jobs`)", "{runs} runs of `{config}`, {epochs} epochs each on all "
-                       "60,000 training images, one after the other, then side by side: `--jobs 2` trains "
-                       "{ratio:.2f}× the images per second of `--jobs 1` here.",
-                       {"rows": "--jobs={jobs} | threads per run={threads_per_run} | wall s={wall_seconds:.1f} | "
-                                "training images per s={images_per_second:,.0f}"}),
-}
-
-
-def _read(path: Path, command: str) -> dict | None:
-    """A stored JSON file (None where there is none); one that cannot be read names the command that re-makes it."""
-    try:
-        return json.loads(path.read_text()) if path.is_file() else None
-    except (OSError, ValueError) as e:
-        raise ReportError(f"{layout.display(path)} cannot be read ({type(e).__name__}); re-run `{command}`") from None
 
 
 def load_step_histories() -> dict[str, History]:
@@ -76,8 +38,8 @@ def cited_seed_configs() -> list:
 
 
 def seeds_command(step: int, variant_name: str = "", seeds: int = 5) -> str:
-    flag = f" --variant {variant_name}" if variant_name else ""
-    return f"python -m mnist_drill seeds --step {step}{flag} --seeds {seeds}"
+    return f"python -m mnist_drill seeds --step {step}" + f" --variant {variant_name}" * bool(variant_name) + \
+        f" --seeds {seeds}"
 
 
 def load_seed_summaries(held_out: bool = False) -> list[dict]:
@@ -85,29 +47,28 @@ def load_seed_summaries(held_out: bool = False) -> list[dict]:
     summaries = []
     for number, name, config in cited_seed_configs():
         path = layout.summary_path(layout.seeds_dir(config.name, held_out=held_out))
-        command = seeds_command(number, name) + (" --first-seed 6" if held_out else "")
-        if (stored := _read(path, command)) is None:
+        if not path.is_file():
             continue
-        if "command" not in stored:
-            raise ReportError(f"{layout.display(path)} is from an older version; re-run `{command}`")
-        try:  # the figures are recomputed from the seeds' Histories
+        command = seeds_command(number, name) + " --first-seed 6" * held_out
+        try:
+            assert "command" in (stored := json.loads(path.read_text())), "stored by an older version"
             summary = summarize_seeds(load_seeds(path.parent))
-        except (FileNotFoundError, ValueError) as e:
+        except (AssertionError, OSError, ValueError) as e:
             raise ReportError(f"{layout.display(path.parent)}: {e}; re-run `{command}`") from None
-        made = stored["command"] + (f"` at `{stored['commit'][:7]}" if stored.get("commit") else "")
-        summaries.append({**summary, "name": config.name, "command": made, "peer": PEERS.get(config.name),
+        summaries.append({**summary, "name": config.name, "peer": PEERS.get(config.name), "held_out": held_out,
+                          "command": stored["command"] + f"` at `{stored.get('commit', '')[:7]}" * ("commit" in stored),
                           "remake": command if stored["name"] != config.name else None,  # made under another name
-                          "path": layout.display(path), "held_out": held_out})
+                          "path": layout.display(path)})
     return summaries
 
 
 def frontier_rows(summaries: list[dict], held_out: list[dict] | None = None) -> list[dict]:
     """One row per recipe, smallest first: its seeds 1-5 and held-out 6-10 (`parts`) as one, in one view and five."""
-    recipes: dict[str, list[dict]] = {}
+    by_recipe: dict[str, list[dict]] = {}
     for s in summaries + (held_out or []):
-        recipes.setdefault(s["name"], []).append(s)
+        by_recipe.setdefault(s["name"], []).append(s)
     rows = []
-    for name, parts in recipes.items():
+    for name, parts in by_recipe.items():
         n, holding = sum(len(p["seeds"]) for p in parts), sum(p["seeds_holding"] for p in parts)
         five = [p["five_views"] for p in parts] if all("five_views" in p for p in parts) else None
         rows.append({"label": name, "params": parts[0]["params"], "seeds": n, "parts": parts, "holding": holding,
@@ -129,7 +90,7 @@ def format_frontier(rows: list[dict], markdown: bool = True) -> str:
         ["recipe", "params", "multiply-adds per image", "seeds holding (one view)", "worst seed's min, ep 10-15",
          "mean, ep 10-15", "five views (TTA): holding, worst min", "s per run (stored runs)", "measured on"],
         [[f"{q}{r['label']}{q}" + (f" (peer: {r['peer']})" if r["peer"] else ""), f"{r['params']:,}",
-          f"{count_macs(build_model(configs[r['label']])):,}" if r["label"] in configs else "-",
+          f"{inspection.count_macs(models.build_model(configs[r['label']])):,}" if r["label"] in configs else "-",
           f"{r['holding']} of {r['seeds']}", f"{r['worst_min']:.2f} %", f"{r['mean']:.2f} %",
           "-" if r["five_holding"] is None else f"{r['five_holding']} of {r['seeds']}, {r['five_worst_min']:.2f} %",
           f"{r['seconds']:.0f}", "; ".join(r["machines"])] for r in rows], markdown=markdown)
@@ -141,8 +102,7 @@ def smallest_holding_phrase(summaries: list[dict], held_out: list[dict], markdow
     rows = [r for r in frontier_rows(summaries, held_out) if len(r["parts"]) > 1]  # those with seeds 6-10 too
     if not rows:
         return "No recipe has seeds 1-10 stored yet."
-    closest = max(rows, key=lambda r: (r["holding"], r["worst_min"], -r["params"]))
-    r = next((r for r in rows if r["holds"]), closest)
+    r = next((r for r in rows if r["holds"]), max(rows, key=lambda r: (r["holding"], r["worst_min"], -r["params"])))
     name = f"`{r['label']}` ({r['params']:,} parameters, lowest {r['worst_min']:.2f} %)"
     text = (("It" if r["label"] == final else f"**{name}**") + " is the smallest stored recipe that holds in one view "
             f"on every one of its {r['seeds']} seeds." if r["holds"] else "No recipe holds in one view on every one "
@@ -163,56 +123,74 @@ def headline(histories: dict[str, History], summaries: list[dict], held_out: lis
                f"{r['five_worst_min']:.2f} %)." if r["five_holding"] is not None else "")
             + f" Seeds {'6-10' if first['held_out'] else '1-5'} were made by `{first['command']}`"
             + (f"; `{first['remake']}` re-makes them today." if first["remake"] else ".")
-            + (" Seeds 6-10 add `--first-seed 6`." if len(r["parts"]) > 1 else "")
+            + " Seeds 6-10 add `--first-seed 6`." * (len(r["parts"]) > 1)
             + " " + smallest_holding_phrase(summaries, held_out, final=final)
             + (f" One run of it (`make run`) took {run.total_seconds / 60:.1f} minutes in its notebook, on "
                f"{machine_label(run.machine)}." if run else "") + " Every table is in [RESULTS.md](RESULTS.md).")
 
 
+def benchmark_sections() -> list[str]:
+    """Every results/benchmark*.json by one rule (a new one needs no code here): its command, what its script's
+    docstring says it measures, machine, commit, single values, then a table per list of rows (lists left out)."""
+    def cell(v) -> str:  # thousands grouped, about three significant digits
+        if type(v) is float:
+            return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.1f}" if abs(v) >= 10 else f"{v:.2f}"
+        return "-" if v is None else f"{v:,}" if type(v) is int else str(v)
+
+    out = []
+    for path in sorted(layout.results_dir().glob("benchmark*.json")):
+        b = json.loads(path.read_text())
+        script = PROJECT_ROOT / next((w for w in b["command"].split() if w.endswith(".py")), "-")
+        doc = (ast.get_docstring(ast.parse(script.read_text())) or "") if script.is_file() else ""
+        machine = next((m for m in (b.get("fingerprint"), b.get("machine")) if isinstance(m, dict)), None)
+        out += [f"### `{layout.display(path)}`", f"`{b['command']}` on {describe_machine(machine)}, at "
+                f"`{b['commit'][:7]}`" + " with uncommitted changes" * bool(b.get("code_dirty")) + ": "  # docstring
+                + " ".join(doc.split("\n\n")[0].split()).rstrip(":.") + ". " + "; ".join(
+                    f"{k.replace('_', ' ').replace('seed style', 'reference style')}: {cell(v)}" for k, v in b.items()
+                    if not isinstance(v, dict | list) and k not in ("command", "commit", "code_dirty")) + "."]
+        for key, rows in ((k, v) for k, v in b.items() if isinstance(v, list) and v and isinstance(v[0], dict)):
+            cols = [c for c, v in rows[0].items() if not isinstance(v, dict | list)]
+            head = [c.replace("_", " ").replace("ratio", "speed × row 1") for c in cols]  # row 1's time over the row's
+            head[0] = head[0] if key == "rows" else f"{key}: {head[0]}"
+            out.append(format_table(head, [[cell(r.get(c)) for c in cols] for r in rows], markdown=True))
+    return ["## Speed", "Each `results/benchmark*.json`, made by a script in `benchmarks/` (`make bench` runs each "
+            "with its default output); seconds compare only between files made on the same machine.", *out]
+
+
 def render(histories: dict[str, History], summaries: list[dict], held_out: list[dict]) -> str:
-    """RESULTS.md: the headline, the steps, the frontier, every recipe's seeds, the benchmarks; and the two figures."""
+    """RESULTS.md, one paragraph a string: the headline, the steps, the frontier, every recipe's seeds, the benchmarks;
+    and the two figures."""
     if not histories:
         raise ReportError(f"no step results in {layout.display(layout.results_dir())}; run `make notebooks` first")
 
-    def figure(fig, name: str) -> str:  # rendered in memory, written in one rename
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    def figure(fig, name: str, alt: str) -> str:  # rendered in memory, written in one rename
+        fig.savefig(buffer := io.BytesIO(), format="png", dpi=110, bbox_inches="tight")
         plt.close(fig)
-        return layout.display(atomic_write_bytes(layout.figure_path(name), buffer.getvalue()))
+        return f"![{alt}]({layout.display(atomic_write_bytes(layout.figure_path(name), buffer.getvalue()))})"
 
     by_name, rows = {s["name"]: s for s in summaries}, frontier_rows(summaries, held_out)
-    out = ["# Results", "", "Generated by `python -m mnist_drill report` from `results/`; do not edit by hand. One "
-           "view, five views, *holds* and margin are defined in the [README](README.md).", "",
-           headline(histories, summaries, held_out), "", "## The steps", "", "Each step's notebook run (seed 1, "
-           "`results/<step>.json`) and its seeds 1-5 where stored (`results/seeds/<step>/`):", "",
-           steps_table(histories, markdown=True, summaries=by_name), "", "![each step's test accuracy per epoch, one "
-           "view: its notebook run (line), its seeds' range (band)](" + figure(plot_compare(histories, spread={
-               n: s for n, s in by_name.items() if n in histories}), "steps") + ")", ""]
+    spread = {n: s for n, s in by_name.items() if n in histories}
+    out = ["# Results", "Generated by `python -m mnist_drill report` from `results/`; do not edit by hand. One "
+           "view, five views, *holds* and margin are defined in the [README](README.md).",
+           headline(histories, summaries, held_out), "## The steps", "Each step's notebook run (seed 1, "
+           "`results/<step>.json`) and its seeds 1-5 where stored (`results/seeds/<step>/`):",
+           steps_table(histories, markdown=True, summaries=by_name),
+           figure(plots.plot_compare(histories, spread=spread), "steps", plots.STEPS_TITLE)]
     if rows:
-        out += ["## The frontier", "", "Every recipe with seeds stored on the test set, one view, smallest first; its "
-                "seeds 1-5 and held-out seeds 6-10 (run after every choice was made) make one row. "
-                + smallest_holding_phrase(summaries, held_out) + " Multiply-adds: one image's pass through the convs. "
-                "Seconds per run: the mean of its stored runs, comparable only between rows made on the same machine "
-                "(fingerprint in brackets; threads count: `--jobs` runs take one each). Recipes no longer stored are "
-                "in [EXPERIMENTS.md](EXPERIMENTS.md).", "", format_frontier(rows), "", "![params against the worst "
-                f"seed's one-view minimum, and its seeds' range]({figure(plot_frontier(rows), 'frontier')})", "",
-                "## Seeds", "", f"Per epoch, in one view; `<` marks an epoch some seed reads below {TARGET} %.", ""]
+        out += ["## The frontier", "Every recipe with seeds stored on the test set, one view, smallest first; its "
+                "seeds 1-5 and held-out seeds 6-10 (run after every choice was made) make one row. Multiply-adds: one "
+                "image's pass through the convs. Seconds per run: the mean of its stored runs, comparable only between "
+                "rows made on the same machine (fingerprint in brackets; threads count: `--jobs` runs take one each). "
+                "Recipes no longer stored are in [EXPERIMENTS.md](EXPERIMENTS.md).", format_frontier(rows),
+                figure(plots.plot_frontier(rows), "frontier", plots.FRONTIER_TITLE), "## Seeds",
+                f"Per epoch, in one view; `<` marks an epoch some seed reads below {TARGET} %."]
     order = [c.name for _, _, c in cited_seed_configs()]
     for r in sorted(rows, key=lambda r: order.index(r["label"])):
-        out += [f"### `{r['label']}`", ""]
-        for s in r["parts"]:  # seeds 1-5, then the held-out 6-10
-            again = f"; `{s['remake']}` re-makes them today" if s["remake"] else ""
-            out += [f"Seeds {s['seeds'][0]}-{s['seeds'][-1]}{' (held out)' if s['held_out'] else ''}, made by "
-                    f"`{s['command']}`{again} (`{s['path']}`):", "", "```", format_seeds_table(s), "```", ""]
-    for name, (heading, what, tables) in BENCHMARKS.items():
-        if bench := _read(path := layout.benchmark_path(name), "make bench"):
-            out += [heading, "", f"`{bench['command']}` (`make bench`, `{layout.display(path)}`, on "
-                    f"{describe_machine(bench.get('fingerprint') or bench.get('machine'))}, at "
-                    f"`{bench['commit'][:7]}`): " + what.format(**bench), ""]
-            for key, spec in tables.items():
-                header, formats = zip(*(column.split("=", 1) for column in spec.split(" | ")), strict=True)
-                out += [format_table(header, [[f.format(**row) for f in formats] for row in bench[key]], True), ""]
-    return "\n".join(out).rstrip() + "\n"
+        out += [f"### `{r['label']}`"] + [  # seeds 1-5, then the held-out 6-10
+            f"Seeds {s['seeds'][0]}-{s['seeds'][-1]}{' (held out)' * s['held_out']}, made by `{s['command']}`"
+            + (f"; `{s['remake']}` re-makes them today" if s["remake"] else "") + f" (`{s['path']}`):\n\n```\n"
+            f"{format_seeds_table(s)}\n```" for s in r["parts"]]
+    return "\n\n".join(out + benchmark_sections()) + "\n"
 
 
 def result_line(history: History, summary: dict | None) -> str:
@@ -235,33 +213,24 @@ def result_line(history: History, summary: dict | None) -> str:
     return line + "."
 
 
-def _replace_block(text: str, start: str, end: str, block: str, where: str) -> str:
-    if start not in text or end not in text:
-        raise ReportError(f"{where} has no {start} ... {end} block; add the two markers where the report goes")
-    head, rest = text.split(start, 1)
-    return f"{head}{start}{block}{end}{rest.split(end, 1)[1]}"
-
-
 def write_report(readme: Path = PROJECT_ROOT / "README.md", notebooks: Path = PROJECT_ROOT / "notebooks",
                  results_md: Path | None = None) -> str:
     """Write RESULTS.md, the README's headline block and the notebooks' Result lines; return RESULTS.md's text."""
-    import nbformat
+    def replace(path: Path, start: str, end: str, block: str) -> str:  # the file's text, `block` between the markers
+        if start not in (text := path.read_text()) or end not in text:
+            raise ReportError(f"{layout.display(path)} has no {start} ... {end} block; add the markers where it goes")
+        return text.split(start, 1)[0] + start + block + end + text.split(start, 1)[1].split(end, 1)[1]
 
-    results_md, text = results_md or readme.with_name("RESULTS.md"), readme.read_text()
-    _replace_block(text, START, END, "", layout.display(readme))  # no markers: fail before writing anything
+    replace(readme, START, END, "")  # no markers: fail before writing anything
     histories, summaries, held_out = load_step_histories(), load_seed_summaries(), load_seed_summaries(held_out=True)
     body, block = render(histories, summaries, held_out), headline(histories, summaries, held_out)
-    atomic_write_bytes(results_md, body.encode())
-    atomic_write_bytes(readme, _replace_block(text, START, END, f"\n{block}\n", layout.display(readme)).encode())
+    atomic_write_bytes(results_md := results_md or readme.with_name("RESULTS.md"), body.encode())
+    atomic_write_bytes(readme, replace(readme, START, END, f"\n{block}\n").encode())
     by_name = {s["name"]: s for s in summaries}
-    for name, history in histories.items():  # each notebook's Result line, where the notebook is there
-        if (path := notebooks / f"{name}.ipynb").is_file():
-            nb = nbformat.read(path, as_version=4)
-            source = _replace_block(old := nb.cells[0].source, RESULT_START, RESULT_END,
-                                    result_line(history, by_name.get(name)), layout.display(path))
-            if source != old:
-                nb.cells[0].source = source
-                atomic_write_bytes(path, (nbformat.writes(nb) + "\n").encode())
-                print(f"Result line updated in {layout.display(path)}")
+    for name, history in histories.items():  # each Result line, JSON-escaped into its notebook's own text
+        line = json.dumps(result_line(history, by_name.get(name)), ensure_ascii=False)[1:-1]
+        if (path := notebooks / f"{name}.ipynb").is_file() and (
+                new := replace(path, RESULT_START, RESULT_END, line)) != path.read_text():
+            atomic_write_bytes(path, new.encode())
     print(f"{layout.display(results_md)} written; the README's headline: {block}")
     return body

@@ -1,5 +1,5 @@
 """The numbers drawn from stored runs: a History read back from any version, and the one summary over seeds (the
-window, who holds, the worst seed) that seeds, sweeps and the report all use; plus the one table helper."""
+window of core train.py, who holds, the worst seed) that seeds, sweeps and the report all use; plus the tables."""
 
 from __future__ import annotations
 
@@ -10,24 +10,22 @@ from pathlib import Path
 from ..train import TARGET, WINDOW, History, first_consistent_epoch, holds, in_window, window_label
 from .provenance import machine_label
 
+# Until issue 27 a five-view run stored its five views as eval_* and its one view as plain_acc and plain_correct.
+OLD_NAMES = {"eval_loss": "five_loss", "eval_acc": "five_acc", "eval_correct": "five_correct",
+             "plain_acc": "eval_acc", "plain_correct": "eval_correct"}
+
 
 def load_history(path: str | Path) -> History:
     """A stored History, from any version of the project; a file that is not one raises ValueError naming it."""
     try:
         data = json.loads(Path(path).read_text())
-        missing = sorted({"config", "seed", "params", "epochs"} - set(data))
-        if missing:
+        if missing := sorted({"config", "seed", "params", "epochs"} - set(data)):
             raise ValueError(f"not a History: no {', '.join(missing)}")
         known = {f.name for f in fields(History)} - {"model"}
         return History(**{**{k: v for k, v in data.items() if k in known}, "device": data.get("device", ""),
                           "epochs": upgrade_epochs(data["config"], data["epochs"])})
     except (ValueError, TypeError, KeyError, AttributeError) as e:
         raise ValueError(f"{path}: not a readable History ({e}); re-run the command that made it") from None
-
-
-# Until issue 27 a five-view run stored its five views as eval_* and its one view as plain_acc and plain_correct.
-OLD_NAMES = {"eval_loss": "five_loss", "eval_acc": "five_acc", "eval_correct": "five_correct",
-             "plain_acc": "eval_acc", "plain_correct": "eval_correct"}
 
 
 def upgrade_epochs(config: dict, epochs: list[dict]) -> list[dict]:
@@ -60,50 +58,43 @@ def summarize_seeds(histories: list[History]) -> dict:
     every seed holds from, and window_stats; for runs read in five views, their window_stats under "five_views"."""
     if not histories:
         raise ValueError("summarize_seeds needs at least one History")
-    lengths = {len(h.epochs) for h in histories}
-    if len(lengths) != 1:
+    if len(lengths := {len(h.epochs) for h in histories}) != 1:
         raise ValueError(f"histories have different numbers of epochs: {sorted(lengths)}")
-    for h in histories:
-        if reading(h)[0] != "one view":
-            raise ValueError(f"{h.config.get('name')} seed {h.seed} was read in five views before the one-view "
-                             "reading was recorded; re-run it for a one-view reading")
+    if old := next((h for h in histories if reading(h)[0] != "one view"), None):
+        raise ValueError(f"{old.config.get('name')} seed {old.seed} was read in five views before the one-view "
+                         "reading was recorded; re-run it for a one-view reading")
+    runs = [h.one_view for h in histories]
     per_epoch = [{"epoch": epoch, "min": min(accs), "mean": sum(accs) / len(accs), "max": max(accs)}
-                 for epoch, *accs in zip(histories[0].column("epoch"), *(h.one_view for h in histories), strict=True)]
+                 for epoch, *accs in zip(histories[0].column("epoch"), *runs, strict=True)]
     worst = min(histories, key=lambda h: (min(in_window(h.one_view)), h.one_view[-1]))
-    summary = {
-        "name": histories[0].config["name"], "eval_name": histories[0].eval_name, "reading": "one view",
-        "target": TARGET, "seeds": [h.seed for h in histories], "params": histories[0].params,
-        "per_epoch": per_epoch,
-        "first_consistent_per_seed": {str(h.seed): first_consistent_epoch(h.one_view) for h in histories},
-        "worst_seed": worst.seed, "window": WINDOW,
-        "seconds_per_run_mean": sum(h.total_seconds for h in histories) / len(histories),
-        "seed_mins": [min(in_window(h.one_view)) for h in histories],  # each seed's lowest epoch in the window
-        "machines": sorted({machine_label(h.machine) for h in histories}),
-        **window_stats([h.one_view for h in histories]),
-    }
+    summary = {"name": histories[0].config["name"], "eval_name": histories[0].eval_name, "reading": "one view",
+               "target": TARGET, "seeds": [h.seed for h in histories], "params": histories[0].params,
+               "per_epoch": per_epoch, "first_consistent_per_seed": {str(h.seed): first_consistent_epoch(h.one_view)
+                                                                     for h in histories},
+               "worst_seed": worst.seed, "window": WINDOW,
+               "seconds_per_run_mean": sum(h.total_seconds for h in histories) / len(histories),
+               "seed_mins": [min(in_window(accs)) for accs in runs],  # each seed's lowest epoch in the window
+               "machines": sorted({machine_label(h.machine) for h in histories}), **window_stats(runs)}
     if all(h.five_views for h in histories):
         summary["five_views"] = window_stats([h.five_views for h in histories])
     return summary
 
 
 def format_seeds_table(summary: dict) -> str:
-    lines = [f"{summary['name']}: {len(summary['seeds'])} seeds {summary['seeds']}, "
-             f"{summary['params']:,} params, {summary['eval_name'].lower()} accuracy % in one view",
-             f"{'epoch':>5} {'min':>7} {'mean':>7} {'max':>7}"]
-    for row in summary["per_epoch"]:
-        mark = "  <" if row["min"] < summary["target"] else ""
-        lines.append(f"{row['epoch']:>5} {row['min']:>7.2f} {row['mean']:>7.2f} {row['max']:>7.2f}{mark}")
-    first = summary["first_consistent_all"]
-    lines.append(f"one view: {summary['seeds_holding']} of {len(summary['seeds'])} seeds hold >= {summary['target']}% "
-                 f"in every one of epochs {window_label(len(summary['per_epoch']))} (lowest "
-                 f"{summary['worst_seed_min_last_epochs']:.2f}%, seed {summary['worst_seed']}); "
-                 f"every seed from epoch: {first if first else 'never'}; "
-                 f"mean of the last epoch {summary['last_epoch_mean']:.2f}%")
-    lines.append(f"first epoch each seed holds from: {summary['first_consistent_per_seed']}")
-    if "five_views" in summary:
-        five = summary["five_views"]
-        lines.append(f"five views (test-time augmentation), the same weights: {five['seeds_holding']} of "
-                     f"{len(summary['seeds'])} seeds hold (lowest {five['worst_seed_min_last_epochs']:.2f}%), "
+    n, first = len(summary["seeds"]), summary["first_consistent_all"]
+    lines = [f"{summary['name']}: {n} seeds {summary['seeds']}, {summary['params']:,} params, "
+             f"{summary['eval_name'].lower()} accuracy % in one view",
+             f"{'epoch':>5} {'min':>7} {'mean':>7} {'max':>7}",
+             *(f"{r['epoch']:>5} {r['min']:>7.2f} {r['mean']:>7.2f} {r['max']:>7.2f}"
+               + ("  <" if r["min"] < summary["target"] else "") for r in summary["per_epoch"]),
+             f"one view: {summary['seeds_holding']} of {n} seeds hold >= {summary['target']}% in every one of epochs "
+             f"{window_label(len(summary['per_epoch']))} (lowest {summary['worst_seed_min_last_epochs']:.2f}%, seed "
+             f"{summary['worst_seed']}); every seed from epoch: {first if first else 'never'}; "
+             f"mean of the last epoch {summary['last_epoch_mean']:.2f}%",
+             f"first epoch each seed holds from: {summary['first_consistent_per_seed']}"]
+    if five := summary.get("five_views"):
+        lines.append(f"five views (test-time augmentation), the same weights: {five['seeds_holding']} of {n} seeds "
+                     f"hold (lowest {five['worst_seed_min_last_epochs']:.2f}%), "
                      f"mean of the last epoch {five['last_epoch_mean']:.2f}%")
     return "\n".join(lines)
 
@@ -112,20 +103,16 @@ def steps_table(histories: dict[str, History], markdown: bool = False, summaries
     """One row per step's notebook run (seed 1), in one view, with the machine it was made on; beside it, where
     `summaries` (by name) has the step's seeds, how many hold, the worst one's minimum and the machines they were made
     on (so no row joins one machine's run with another's seeds unsaid); and five views in a column of their own."""
-    summaries = summaries or {}
     header = ["step", "params", "notebook run: best % (one view)", "last %", f"held >= {TARGET}% from", "s/epoch",
               "notebook run made on", "seeds holding, ep 10-15", "worst seed's min", "seeds made on",
               "five views (TTA): last %, seeds holding"]
     rows = []
     for name, h in histories.items():
-        best, best_epoch = h.best()
-        first = first_consistent_epoch(h.one_view)
-        seeds = summaries.get(name)
-        five = "-"
-        if h.five_views:
-            five = f"{h.five_views[-1]:.2f}" + (f", {seeds['five_views']['seeds_holding']} of {len(seeds['seeds'])}"
-                                                 if seeds and "five_views" in seeds else "")
-        machine = machine_label(h.machine)
+        (best, best_epoch), first = h.best(), first_consistent_epoch(h.one_view)
+        seeds, machine = (summaries or {}).get(name), machine_label(h.machine)
+        five = f"{h.five_views[-1]:.2f}" if h.five_views else "-"
+        if h.five_views and seeds and "five_views" in seeds:
+            five += f", {seeds['five_views']['seeds_holding']} of {len(seeds['seeds'])}"
         seeds_machines = "; ".join(seeds.get("machines", [])) if seeds else "-"
         rows.append([name, f"{h.params:,}", f"{best:.2f} (ep {best_epoch})", f"{h.one_view[-1]:.2f}",
                      str(first) if first else "never", f"{h.seconds_per_epoch:.1f}", machine,

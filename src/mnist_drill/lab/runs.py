@@ -1,8 +1,6 @@
 """A run as the lab keeps it: the core's `fit` on MNIST fetched and checked first, stamped with its provenance, saved
 atomically, so an interrupted run leaves nothing half-written and a full disk loses nothing."""
 
-from __future__ import annotations
-
 import tempfile
 from pathlib import Path
 
@@ -19,15 +17,13 @@ from .provenance import machine_fingerprint, provenance
 def train(config, save_to: str | Path | None = None, *, device=None, progress: bool = True, log=print,
           command: str | None = None, stop_after: int | None = None, data_root: Path = DATA_DIR,
           compile: bool = False) -> History:
-    """fit(config), stamped with its provenance (command: what made it, default this process's command line) and
-    saved to `save_to` (None: not saved)."""
+    """fit(config), stamped with its provenance (`command` made it; default: this process's) and saved to `save_to`."""
     device = pick_device(device)
     if save_to is not None:
         check_writable(Path(save_to))  # fail now, not after the last epoch
     ensure_mnist(data_root)
-    record = {**provenance(command), "machine": machine_fingerprint(device)}
     history = fit(config, device=device, progress=progress, log=log, stop_after=stop_after, data_root=data_root,
-                  compile=compile, record=record)
+                  compile=compile, record={**provenance(command), "machine": machine_fingerprint(device)})
     if save_to is not None:
         log(f"History saved to {display(save_history(history, Path(save_to)))}")
     return history

@@ -1,7 +1,5 @@
 """Several seeds of one config: the summary that backs a consistency claim."""
 
-from __future__ import annotations
-
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,12 +10,17 @@ from .layout import display, summary_path
 from .parallel import Run, run_all
 from .provenance import command_line
 from .results import format_seeds_table, load_history, summarize_seeds
+from .runs import check_writable
 
 
 def run_seeds(config: Config, seeds: list[int], folder: Path | None, *, identity: dict | None = None,
-              device=None, log=print, jobs: int = 1) -> tuple[list[History], dict]:
-    """Train `config` once per seed, `jobs` at a time; save each History and the summary (with `identity`: step,
-    variant, overrides; and the command) into `folder` (None: save nothing)."""
+              device=None, log=print, jobs: int | None = 1) -> tuple[list[History], dict]:
+    """Train `config` once per seed, `jobs` at a time (None: one per core); save each History and the summary (with
+    `identity`: step, variant, overrides; and the command) into `folder` (None: save nothing)."""
+    if folder is not None:
+        check_writable(summary_path(folder))  # fail now, not after the last run
+        if summary_path(folder).exists():
+            log(f"note: this run replaces the stored seeds in {display(folder)}")
     runs = [Run(f"seed {seed}", replace(config, seed=seed), folder / f"seed{seed}.json" if folder else None)
             for seed in seeds]
     histories = sorted(run_all(runs, jobs, device=device, command=command_line(), log=log).values(),

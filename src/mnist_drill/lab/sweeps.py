@@ -37,15 +37,14 @@ def candidates(name: str, overrides: dict | None = None) -> dict[str, Config]:
     """The candidates' configs by label, on the validation split, with `overrides` on each; a frozen config is read
     back as it ran (recipes.stored_config)."""
     spec = definition(name)
-    base = spec.get("base", {})
-    step = base.get("step", max(STEPS))
-    configs = {}
+    base, configs = spec.get("base", {}), {}
     for label, candidate in spec["candidates"].items():
-        if "config" in candidate:
+        if "config" in candidate:  # the base is read only for a candidate made of overrides: it may be gone
             config = stored_config({**candidate["config"], "seed": 1})
         else:
-            config = variant(step, base["variant"]) if base.get("variant") else STEPS[step]
-            config = replace(config, name=f"{name}: {label}", split="val", **candidate.get("overrides", {}))
+            step = base.get("step", max(STEPS))
+            config = replace(variant(step, base["variant"]) if base.get("variant") else STEPS[step],
+                             name=f"{name}: {label}", split="val", **candidate.get("overrides", {}))
         configs[label] = replace(config, **(overrides or {}))
     return configs
 
@@ -53,25 +52,19 @@ def candidates(name: str, overrides: dict | None = None) -> dict[str, Config]:
 def run_sweep(name: str, seeds: list[int], folder: Path | None, *, overrides: dict | None = None,
               only: list[str] | None = None, smoke=None, device=None, log=print, jobs: int = 1,
               until_fail: bool = False) -> dict[str, list[History]]:
-    """Train every candidate (or those in `only`) with every seed, seed by seed, `jobs` at a time; save each run and
-    the table of every stored run of the sweep in `folder` (None: save nothing), and return those runs.
-
-    until_fail: a candidate that misses the target in the window starts no further seed (runs already started finish
-    and are stored). smoke: applied to each config."""
+    """Train every candidate (or those in `only`) with every seed, seed by seed, `jobs` at a time (smoke: applied to
+    each config); save each run and the table of every stored run of the sweep in `folder` (None: save nothing), and
+    return those runs. until_fail: a candidate that misses the target in the window starts no further seed."""
     configs = candidates(name, overrides)
     if unknown := sorted(set(only or []) - set(configs)):
         raise ValueError(f"sweep {name!r} has no candidate {unknown}; it has {list(configs)}")
-    queue, label_of = [], {}
-    for seed in seeds:
-        for label, config in configs.items():
-            if only and label not in only:
-                continue
-            config = replace(config, seed=seed)
-            queue.append(Run(f"{label}, seed {seed}", smoke(config) if smoke else config,
-                             folder / slug(label) / f"seed{seed}.json" if folder else None))
-            label_of[queue[-1].tag] = label
+    todo = [(label, seed) for seed in seeds for label in configs if not only or label in only]  # seed by seed
+    label_of = {f"{label}, seed {seed}": label for label, seed in todo}
+    queue = [Run(f"{label}, seed {seed}", smoke(config) if smoke else config,
+                 folder / slug(label) / f"seed{seed}.json" if folder else None)
+             for label, seed in todo for config in [replace(configs[label], seed=seed)]]
 
-    def drop(run: Run, history: History) -> list[str]:
+    def drop(run: Run, history: History) -> list[str]:  # until_fail: the candidate's further seeds
         if not until_fail or holds(reading(history)[1]):
             return []
         log(f"[{run.tag}] misses {TARGET} % in epochs {window_label(len(history.epochs))}: no further seed of it")
@@ -80,9 +73,8 @@ def run_sweep(name: str, seeds: list[int], folder: Path | None, *, overrides: di
     done = run_all(queue, jobs, device=device, command=command_line(), log=log, drop=drop)
     if folder is not None:
         return write_table(name, folder, overrides, log=log)  # running more adds to it
-    runs = {label: sorted((h for tag, h in done.items() if label_of[tag] == label), key=lambda h: h.seed)
-            for label in configs}
-    runs = {label: hs for label, hs in runs.items() if hs}
+    runs = {label: hs for label in configs
+            if (hs := sorted((h for tag, h in done.items() if label_of[tag] == label), key=lambda h: h.seed))}
     log(format_sweep_table(sweep_rows(runs)))
     return runs
 
@@ -92,13 +84,12 @@ def write_table(name: str, folder: Path | None = None, overrides: dict | None = 
     """Table every stored run of sweep `name` (by candidate, seeds in order) and save it as the summary; trains
     nothing. Returns the runs."""
     folder, spec = folder or sweep_dir(name), definition(name)
-    paths = {label: seed_paths(folder / slug(label)) for label in spec["candidates"]}
-    runs = {label: [load_history(p) for p in ps] for label, ps in paths.items() if ps}
+    runs = {label: [load_history(p) for p in ps] for label in spec["candidates"]
+            if (ps := seed_paths(folder / slug(label)))}
     if not runs:
         raise FileNotFoundError(f"no stored runs of sweep {name!r} in {display(folder)}; "
                                 f"run `python -m mnist_drill sweep {name}` first")
-    rows = sweep_rows(runs)
-    log(format_sweep_table(rows))
+    log(format_sweep_table(rows := sweep_rows(runs)))
     summary = {"sweep": name, "question": spec.get("question", ""), "overrides": overrides or {}, "rows": rows,
                "table_command": command_line(), "run_commands": sorted({h.command for hs in runs.values() for h in hs}),
                "commits": sorted({h.commit for hs in runs.values() for h in hs})}
@@ -124,8 +115,8 @@ def sweep_rows(runs: dict[str, list[History]]) -> list[dict]:
 def format_sweep_table(rows: list[dict]) -> str:
     if not rows:
         return "(no runs)"
-    window = rows[0]["window"]
-    header = ["candidate", "params", "s/epoch", f"worst min {window}", f"mean {window}", f"seeds >= {TARGET}"]
-    return format_table(header, [[r["label"] + (" [five views]" if r.get("reading") == "five views" else ""),
-                                  f"{r['params']:,}", f"{r['seconds_per_epoch']:.1f}", f"{r['worst_min']:.2f}",
-                                  f"{r['mean']:.2f}", f"{r['seeds_holding']} of {len(r['seeds'])}"] for r in rows])
+    w = rows[0]["window"]
+    return format_table(["candidate", "params", "s/epoch", f"worst min {w}", f"mean {w}", f"seeds >= {TARGET}"],
+                        [[r["label"] + (" [five views]" if r.get("reading") == "five views" else ""),
+                          f"{r['params']:,}", f"{r['seconds_per_epoch']:.1f}", f"{r['worst_min']:.2f}",
+                          f"{r['mean']:.2f}", f"{r['seeds_holding']} of {len(r['seeds'])}"] for r in rows])
