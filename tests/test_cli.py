@@ -205,7 +205,8 @@ def test_report_names_a_truncated_result_file(tmp_path):
 def test_ctrl_c_ends_with_one_line_and_leaves_nothing_half_written(mnist_root, tmp_path, when):
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "MNIST_DRILL_RESULTS": str(tmp_path)}
     proc = subprocess.Popen([sys.executable, "-m", "mnist_drill", "train", "--no-progress"], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as a terminal starts it
     if when != "during training":
         time.sleep(when)
     else:

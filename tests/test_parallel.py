@@ -88,7 +88,7 @@ def test_ctrl_c_stops_every_run_with_one_line_and_keeps_only_finished_runs(mnist
     proc = subprocess.Popen([sys.executable, "-m", "mnist_drill", "seeds", "--step", "3", "--seeds", "2", "--jobs", "2",
                              "--set", "train_subset=1024", "--set", "eval_subset=256", "--epochs", "15"],
                             env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     for line in proc.stdout:
         if "EPOCH: 2" in line:
             break

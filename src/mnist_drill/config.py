@@ -23,7 +23,7 @@ class Config:
     dropout: float = 0.05  # after every conv block, or after every max-pool with dropout_after="pool"
     dropout_after: str = "conv"  # "conv" or "pool"
     block_order: str = "relu-bn"  # "relu-bn": conv -> ReLU -> BatchNorm (the reference's); "bn-relu": BN first
-    conv_bias: bool = False  # a bias in every conv and in the head
+    conv_bias: bool = False  # a bias in every C, P and T conv and in the head (not in D's separable convs)
     # --- data ---
     crop_pad: int = 0  # pad-and-crop: each image first moved by whole pixels in [-n, n] on each axis (0 = off)
     rotation_deg: float = 0.0  # random rotation in [-deg, +deg], drawn per image

@@ -1,9 +1,9 @@
 """MNIST as the training loop uses it: each split read from the four IDX files into tensors, normalised with the
 training images' own mean and std, and cut into batches on the training device, augmented a batch at a time.
 
-No Dataset, no DataLoader, no workers: the 60,000 images are 47 MB, so each split is one tensor on the device;
-batches are cut from a seeded permutation and every image gets its own rotation/shift/zoom in one call
-(augment.affine). The files are fetched and checked against their published checksums by the lab
+No Dataset, no DataLoader, no workers: the 60,000 images are 47 MB as bytes (188 MB as floats), so each split is
+one tensor on the device; batches are cut from a seeded permutation and every image gets its own rotation, shift and
+zoom in one call (augment.affine). The files are fetched and checked against their published checksums by the lab
 (`python -m mnist_drill prepare-data`, lab/fetch.py); this module only reads them.
 """
 
@@ -170,10 +170,7 @@ class TensorLoader:
             shifts = None if shifts is None else torch.where(keep[:, None], shifts, 0.0)
             scales = None if scales is None else torch.where(keep, scales, 1.0)
             params.append(keep)
-        if shifts is None and scales is None:
-            x = augment.rotate(x, angles)  # rotation alone draws exactly what it always drew
-        else:
-            x = augment.affine(x, angles, shifts, scales)
+        x = augment.affine(x, angles, shifts, scales)
         if b is not None:
             x = augment.brightness_contrast(x, b, c)
             params += [b, c]

@@ -1,4 +1,4 @@
-"""Where the project lives, and where it keeps MNIST (layout.py owns the results folder).
+"""Where the project lives, and where it keeps MNIST (lab/layout.py owns the results folder).
 
 The data folder defaults to `data/` at the project root (beside `pyproject.toml`) so that the CLI, the
 tests and the notebooks (which run from `notebooks/`) share one copy; MNIST_DRILL_DATA overrides it.

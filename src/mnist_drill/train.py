@@ -112,11 +112,13 @@ class History:
 
 def verdict(history: History, target: float = TARGET) -> str:
     best, best_epoch = history.best()
-    line = (f"Verdict: best {best:.2f}% at epoch {best_epoch} | {held_phrase(first_consistent_epoch(history.one_view))}"
-            f" | last {history.one_view[-1]:.2f}%")
-    if history.five_views:
-        line += (f" | five views (test-time augmentation): {held_phrase(first_consistent_epoch(history.five_views))}"
-                 f", last {history.five_views[-1]:.2f}%")
+    def held(accs):
+        return held_phrase(first_consistent_epoch(accs, target), target)
+
+    one, five = history.one_view, history.five_views
+    line = f"Verdict: best {best:.2f}% at epoch {best_epoch} | {held(one)} | last {one[-1]:.2f}%"
+    if five:
+        line += f" | five views (test-time augmentation): {held(five)}, last {five[-1]:.2f}%"
     return (f"{line} | {history.params:,} params | {history.total_seconds:.1f} s total "
             f"({history.seconds_per_epoch:.1f} s/epoch on {history.device})")
 
@@ -284,7 +286,7 @@ def fit(config: Config, *, device: str | None = None, progress: bool = True, log
                       device=device_name(device), eval_name=loaders.eval_name, compiled=compile,
                       started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), **(record or {}))
     start = time.perf_counter()
-    for epoch in range(1, min(config.epochs, stop_after or config.epochs) + 1):
+    for epoch in range(1, (config.epochs if stop_after is None else min(config.epochs, stop_after)) + 1):
         lr = optimizer.param_groups[0]["lr"]
         log(f"EPOCH: {epoch} LR: {lr:.6g}")
         epoch_start = time.perf_counter()
