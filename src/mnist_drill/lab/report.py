@@ -84,16 +84,21 @@ def frontier_rows(summaries: list[dict], held_out: list[dict] | None = None) -> 
 
 
 def format_frontier(rows: list[dict], markdown: bool = True) -> str:
-    """The frontier table, with each recipe's multiply-adds per image, seconds per run and the machines they were on."""
+    """The frontier table, with each recipe's multiply-adds per image, its seconds per run on one machine
+    (benchmarks/frontier.py, where stored), and its stored runs' own seconds with the machines they were made on."""
     configs, q = {c.name: c for _, _, c in cited_seed_configs()}, "`" if markdown else ""
+    bench = layout.benchmark_path("benchmark_frontier")
+    one = {r["name"]: r["seconds_per_run"] for r in json.loads(bench.read_text())["rows"]} if bench.is_file() else {}
     return format_table(
         ["recipe", "params", "multiply-adds per image", "seeds holding (one view)", "worst seed's min, ep 10-15",
-         "mean, ep 10-15", "five views (TTA): holding, worst min", "s per run (stored runs)", "measured on"],
+         "mean, ep 10-15", "five views (TTA): holding, worst min", f"s per run, one machine ({bench.name})",
+         "s per run (stored runs)", "stored runs made on"],
         [[f"{q}{r['label']}{q}" + (f" (peer: {r['peer']})" if r["peer"] else ""), f"{r['params']:,}",
           f"{inspection.count_macs(models.build_model(configs[r['label']])):,}" if r["label"] in configs else "-",
           f"{r['holding']} of {r['seeds']}", f"{r['worst_min']:.2f} %", f"{r['mean']:.2f} %",
           "-" if r["five_holding"] is None else f"{r['five_holding']} of {r['seeds']}, {r['five_worst_min']:.2f} %",
-          f"{r['seconds']:.0f}", "; ".join(r["machines"])] for r in rows], markdown=markdown)
+          f"{one[r['label']]:.0f}" if r["label"] in one else "-", f"{r['seconds']:.0f}", "; ".join(r["machines"])]
+         for r in rows], markdown=markdown)
 
 
 def smallest_holding_phrase(summaries: list[dict], held_out: list[dict], markdown: bool = True,
