@@ -108,6 +108,7 @@ class StepNotebook:
         plt.show()
         frontier = frontier_rows(seeds, held_out)
         print(format_frontier(frontier, markdown=False))
+        print("".join(f"{r['label']}: {r['peer']}\n" for r in frontier if r["peer"]))
         print(smallest_holding_phrase(seeds, held_out, markdown=False))
         plot_frontier(frontier)
         plt.show()
