@@ -107,3 +107,15 @@ def test_rows_rank_five_view_runs_by_their_one_view_reading(tmp_path):
     assert rows["older"]["worst_min"] == 99.45 and rows["older"]["reading"] == "five views"
     table = sweeps.format_sweep_table(list(rows.values()))
     assert "older [five views]" in table and "recorded [five views]" not in table
+
+
+def test_the_table_of_a_sweep_with_no_stored_runs_is_one_line(tmp_path, monkeypatch, capsys):
+    import mnist_drill.__main__ as cli
+
+    monkeypatch.setattr(layout, "RESULTS_DIR", tmp_path)
+    folder = tmp_path / "val" / "sweeps" / "empty"
+    folder.mkdir(parents=True)
+    (folder / "sweep.json").write_text(json.dumps({"base": {"step": 5}, "candidates": {"a": {"overrides": {}}}}))
+    assert cli.main(["sweep", "empty", "--table"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no stored runs of sweep 'empty'" in err[0] and "sweep empty" in err[0]

@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..config import STEPS, Config
+from ..errors import ReportError
 from ..fileio import write_json
 from ..train import TARGET, History, holds, window_label
 from .layout import display, slug, summary_path, sweep_dir
@@ -87,8 +88,8 @@ def write_table(name: str, folder: Path | None = None, overrides: dict | None = 
     runs = {label: [load_history(p) for p in ps] for label in spec["candidates"]
             if (ps := seed_paths(folder / slug(label)))}
     if not runs:
-        raise FileNotFoundError(f"no stored runs of sweep {name!r} in {display(folder)}; "
-                                f"run `python -m mnist_drill sweep {name}` first")
+        raise ReportError(f"no stored runs of sweep {name!r} in {display(folder)}; "
+                          f"run `python -m mnist_drill sweep {name}` first")
     log(format_sweep_table(rows := sweep_rows(runs)))
     summary = {"sweep": name, "question": spec.get("question", ""), "overrides": overrides or {}, "rows": rows,
                "table_command": command_line(), "run_commands": sorted({h.command for hs in runs.values() for h in hs}),
