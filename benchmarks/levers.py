@@ -138,10 +138,7 @@ def main(argv=None) -> int:
     if args.steps <= 0 or args.rounds <= 0:
         parser.error("--steps and --rounds must be > 0")
 
-    import torch
-
-    from mnist_drill.config import LAST_STEP, STEPS
-    from mnist_drill.data import make_loaders
+    from mnist_drill.config import LAST_STEP, STEPS, training_images
     from mnist_drill.fileio import write_json
     from mnist_drill.lab.fetch import ensure_mnist
     from mnist_drill.lab.layout import benchmark_path, display
@@ -150,7 +147,7 @@ def main(argv=None) -> int:
 
     final = STEPS[LAST_STEP]
     ensure_mnist()  # once, here: the workers read the files it has checked
-    steps_per_epoch = len(make_loaders(final, torch.device("cpu"), torch.Generator().manual_seed(1)).train)
+    steps_per_epoch = -(-training_images(final) // final.batch_size)  # batches per epoch, the last one partial
     runs = {lever: [] for lever in (*TRAINING, *EVALUATION)}
     for round_number in range(1, args.rounds + 1):
         for lever in runs:

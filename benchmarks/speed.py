@@ -32,7 +32,7 @@ from torchvision import transforms
 
 from mnist_drill import train
 from mnist_drill.config import LAST_STEP, STEP_3, STEPS
-from mnist_drill.data import EVAL_BATCH, Loaders, load_split, mean_std, split_indices
+from mnist_drill.data import EVAL_BATCH, Loaders, split_arrays
 from mnist_drill.devices import pick_device
 from mnist_drill.fileio import write_json
 from mnist_drill.lab.fetch import ensure_mnist
@@ -47,7 +47,7 @@ NUM_WORKERS = 2  # the reference's DataLoader workers
 # --- the classic pipeline: the reference's Dataset + DataLoader with torchvision's transforms on PIL images ---------
 class MnistImages(Dataset):
     """(image, label) pairs as torchvision.datasets.MNIST gives them (a mode "L" PIL image through `transform`, an
-    int label), from the tensors of data.load_split."""
+    int label), from the tensors of data.split_arrays."""
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, transform):
         self.images, self.labels, self.transform = images, labels, transform
@@ -75,20 +75,11 @@ class OnDevice:
             yield x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
 
 
-def classic_loaders(config, device, generator: torch.Generator, root: Path = DATA_DIR,
-                    num_workers: int = NUM_WORKERS) -> Loaders:
+def classic_loaders(config, device, generator: torch.Generator, root: Path = DATA_DIR) -> Loaders:
     """data.make_loaders's call and result, from torchvision DataLoaders: the same split, subsets and statistics."""
     if config.augment_p < 1 or config.brightness or config.contrast or config.crop_pad:
         raise ValueError("the classic pipeline draws rotation, shift and zoom only")
-    images, labels = load_split(root, train=True)
-    train_idx, eval_idx, eval_from_train = split_indices(config.split, len(labels), config.train_subset,
-                                                         config.eval_subset)
-    mean, std = mean_std(images[train_idx])  # the training images' own statistics, as make_loaders takes them
-    if eval_from_train:
-        eval_images, eval_labels, eval_name = images[eval_idx], labels[eval_idx], "Validation"
-    else:
-        eval_images, eval_labels = (t[:config.eval_subset] for t in load_split(root, train=False))
-        eval_name = "Test"
+    images, labels, eval_images, eval_labels, eval_name, mean, std = split_arrays(config, root)
     if config.shift or config.scale:
         augmentation = [transforms.RandomAffine(config.rotation_deg,
                                                 translate=(config.shift, config.shift) if config.shift else None,
@@ -96,9 +87,9 @@ def classic_loaders(config, device, generator: torch.Generator, root: Path = DAT
     else:
         augmentation = [transforms.RandomRotation(config.rotation_deg)] if config.rotation_deg else []
     normalise = [transforms.ToTensor(), transforms.Normalize((mean,), (std,))]
-    options = dict(num_workers=num_workers, persistent_workers=num_workers > 0,
+    options = dict(num_workers=NUM_WORKERS, persistent_workers=NUM_WORKERS > 0,
                    pin_memory=torch.device(device).type == "cuda")
-    train_set = MnistImages(images[train_idx], labels[train_idx], transforms.Compose(augmentation + normalise))
+    train_set = MnistImages(images, labels, transforms.Compose(augmentation + normalise))
     eval_set = MnistImages(eval_images, eval_labels, transforms.Compose(normalise))
     return Loaders(OnDevice(DataLoader(train_set, config.batch_size, shuffle=True, generator=generator, **options),
                             device),
@@ -114,6 +105,7 @@ def timed_fit(config, device, label, classic: bool = False) -> dict:
         start = time.perf_counter()
         history = train.fit(config, device=device, progress=False, log=lambda line: print("   ", line, flush=True))
         wall = time.perf_counter() - start
+    assert (history.draws is None) == classic, "the classic pipeline was not the one trained (train.make_loaders?)"
     return {"label": label, "step": config.name, "pipeline": pipeline, "epochs": config.epochs,
             "batch_size": config.batch_size, "num_workers": NUM_WORKERS if classic else 0,
             "params": history.params, "wall_seconds": wall, "seconds_per_epoch": wall / config.epochs,

@@ -200,22 +200,29 @@ class Loaders:
     std: float
 
 
+def split_arrays(config, root: Path = DATA_DIR) -> tuple:
+    """(train images, train labels, eval images, eval labels, eval name, mean, std) of the config's split and subsets,
+    uint8 images; mean and std are the training images' own, never the eval set's."""
+    images, labels = load_split(root, train=True)
+    train_idx, eval_idx, eval_from_train = split_indices(config.split, len(labels), config.train_subset,
+                                                         config.eval_subset)
+    mean, std = mean_std(images[train_idx])
+    if eval_from_train:
+        eval_images, eval_labels, eval_name = images[eval_idx], labels[eval_idx], "Validation"
+    else:
+        eval_images, eval_labels = (t[:config.eval_subset] for t in load_split(root, train=False))
+        eval_name = "Test"
+    return images[train_idx], labels[train_idx], eval_images, eval_labels, eval_name, mean, std
+
+
 def make_loaders(config, device, generator: torch.Generator, root: Path = DATA_DIR) -> Loaders:
     """Train and evaluation loaders for the config's split, subsets, batch size and augmentation."""
-    train_images, train_labels = load_split(root, train=True)
-    train_idx, eval_idx, eval_from_train = split_indices(config.split, len(train_labels), config.train_subset,
-                                                         config.eval_subset)
-    mean, std = mean_std(train_images[train_idx])  # statistics of what is trained on, never of the eval set
-    if eval_from_train:
-        eval_images, eval_labels, eval_name = train_images[eval_idx], train_labels[eval_idx], "Validation"
-    else:
-        eval_images, eval_labels = load_split(root, train=False)
-        eval_images, eval_labels, eval_name = eval_images[:config.eval_subset], eval_labels[:config.eval_subset], "Test"
+    train_images, train_labels, eval_images, eval_labels, eval_name, mean, std = split_arrays(config, root)
 
     def to_device(images, labels):
         return images.unsqueeze(1).to(device, torch.float32) / 255.0, labels.to(device)
 
-    train = TensorLoader(*to_device(train_images[train_idx], train_labels[train_idx]), config.batch_size, mean, std,
+    train = TensorLoader(*to_device(train_images, train_labels), config.batch_size, mean, std,
                          shuffle=True, rotation_deg=config.rotation_deg, shift=config.shift, scale=config.scale,
                          augment_p=config.augment_p, brightness=config.brightness, contrast=config.contrast,
                          crop_pad=config.crop_pad, generator=generator)
