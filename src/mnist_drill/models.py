@@ -8,6 +8,8 @@ A spec is a space-separated list of tokens, read left to right:
   D<n>  depthwise-separable 3x3 block, no padding: a 3x3 conv per input channel, then a 1x1 conv to n channels
         (9 x in + in x n weights instead of 9 x in x n), then the BatchNorm/ReLU of a conv block
   M     2x2 max-pool
+  A     anti-aliased 2x2 max-pool (Zhang 2019, "Making convolutional networks shift-invariant again"): the max over
+        every 2x2 window at stride 1, then a fixed 3x3 binomial blur at stride 2; no parameters, same size as M
   G     global average pooling
 After G comes the head: a plain 1x1 conv to the 10 classes, in place of a fully connected layer.
 """
@@ -24,7 +26,7 @@ from .config import BLOCK_ORDERS
 
 NUM_CLASSES = 10
 INPUT_SIZE = (1, 28, 28)
-_TOKEN = re.compile(r"^(?:(?P<kind>[CPTD])(?P<channels>[1-9]\d*)|(?P<op>[MG]))$")
+_TOKEN = re.compile(r"^(?:(?P<kind>[CPTD])(?P<channels>[1-9]\d*)|(?P<op>[MAG]))$")
 
 
 def conv_block(in_channels: int, out_channels: int, kernel_size: int = 3, padding: int = 0,
@@ -49,6 +51,22 @@ def separable_block(in_channels: int, out_channels: int, dropout: float = 0.0,
     return nn.Sequential(depthwise, *block)
 
 
+class BlurPool(nn.Module):
+    """A fixed [1, 2, 1] x [1, 2, 1] / 16 blur of each channel at stride 2 (edges reflected): it low-passes the map
+    before subsampling it, so a one-pixel shift of the input moves the output smoothly instead of flipping maxima."""
+
+    kernel_size, stride = 3, 2  # read by lab/inspection's receptive fields
+
+    def __init__(self, channels: int):
+        super().__init__()
+        taps = torch.tensor([1.0, 2.0, 1.0])
+        kernel = (taps[:, None] * taps[None, :]) / 16
+        self.register_buffer("kernel", kernel.expand(channels, 1, 3, 3).clone(), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), self.kernel, stride=2, groups=x.shape[1])
+
+
 def parse_arch(arch: str) -> list[tuple[str, int]]:
     """Tokens of a spec as (kind, channels); channels is 0 for M and G. Raises ValueError."""
     tokens = arch.split()
@@ -58,7 +76,7 @@ def parse_arch(arch: str) -> list[tuple[str, int]]:
     for token in tokens:
         match = _TOKEN.match(token)
         if not match:
-            raise ValueError(f"bad token {token!r} in arch {arch!r}; use C<n>, P<n>, T<n>, D<n>, M or G")
+            raise ValueError(f"bad token {token!r} in arch {arch!r}; use C<n>, P<n>, T<n>, D<n>, M, A or G")
         parsed.append((match["kind"], int(match["channels"])) if match["kind"] else (match["op"], 0))
     if [kind for kind, _ in parsed].count("G") != 1 or parsed[-1][0] != "G":
         raise ValueError(f"arch {arch!r} must end with exactly one G (global average pooling)")
@@ -89,8 +107,8 @@ class DrillNet(nn.Module):
             elif kind == "T":
                 layers.append(conv_block(channels, out_channels, 1, 0, block_dropout, order, bias))
                 channels = out_channels
-            elif kind == "M":
-                layers.append(nn.MaxPool2d(2, 2))
+            elif kind in "MA":
+                layers += [nn.MaxPool2d(2, 2)] if kind == "M" else [nn.MaxPool2d(2, 1), BlurPool(channels)]
                 if dropout_after == "pool" and dropout > 0:
                     layers.append(nn.Dropout(dropout))
                 size //= 2
@@ -109,6 +127,7 @@ _MEANINGS = {"C": "3x3 conv block, no padding (the map shrinks by 2)", "P": "3x3
              "T": "1x1 conv block (mixes channels)",
              "D": "depthwise-separable 3x3 block: a 3x3 conv per channel, then a 1x1 conv (the map shrinks by 2)",
              "M": "2x2 max-pool (halves the map)",
+             "A": "anti-aliased 2x2 max-pool: max at stride 1, then a fixed blur at stride 2 (halves the map)",
              "G": "global average pooling, then a 1x1 conv to the 10 classes"}
 
 
