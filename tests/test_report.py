@@ -2,7 +2,8 @@
 the headline's smallest holding recipe; the notebooks' Result lines built from the run and its seeds."""
 
 from mnist_drill.lab.provenance import machine_label
-from mnist_drill.lab.report import format_frontier, frontier_rows, result_line, seeds_command, smallest_holding_phrase
+from mnist_drill.lab.report import format_frontier, frontier_rows, result_line, smallest_holding_phrase
+from mnist_drill.lab.seeds import seeds_command
 from mnist_drill.train import History
 
 
@@ -92,7 +93,7 @@ def test_the_headline_names_the_smallest_recipe_that_holds_on_all_ten_seeds_or_t
 def test_every_benchmark_file_is_rendered_by_one_rule_naming_its_command_machine_commit(tmp_path, monkeypatch):
     import json
 
-    from mnist_drill.lab import layout, report
+    from mnist_drill.lab import benchmarks, layout
 
     monkeypatch.setattr(layout, "RESULTS_DIR", tmp_path)
     bench = {"command": "python benchmarks/levers.py", "commit": "6ec42c5718ec", "code_dirty": False, "rounds": 3,
@@ -101,7 +102,7 @@ def test_every_benchmark_file_is_rendered_by_one_rule_naming_its_command_machine
                           {"change": "foreach=False", "ms_per_step": 23.7, "ratio": 1.259, "rounds_ms": [1, 2]}],
              "rows": [{"jobs": 2, "images_per_second": 4348.2}]}
     (tmp_path / "benchmark_levers.json").write_text(json.dumps(bench))
-    text = "\n\n".join(report.benchmark_sections())
+    text = "\n\n".join(benchmarks.benchmark_sections())
     assert "`python benchmarks/levers.py` on AMD EPYC" in text and "`6ec42c5`" in text and "372dbcded662" in text
     assert "Speed levers for the final step" in text  # what the script's docstring says it measures
     assert "rounds: 3" in text and "| training: change | ms per step | speed × row 1 |" in text

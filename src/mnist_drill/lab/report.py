@@ -1,7 +1,6 @@
 """RESULTS.md, the README's headline and the notebooks' Result lines, generated from results/ (`python -m mnist_drill
 report`): no result is typed by hand. Every claim is in one view; a five-view reading is shown beside it, labelled."""
 
-import ast
 import io
 import json
 from pathlib import Path
@@ -15,10 +14,10 @@ from ..fileio import atomic_write_bytes
 from ..paths import PROJECT_ROOT
 from ..train import TARGET, History, first_consistent_epoch, held_phrase
 from . import inspection, layout, plots
-from .provenance import describe_machine, machine_label
-from .recipes import PEERS, VARIANTS, variant
-from .results import format_seeds_table, format_table, load_history, steps_table, summarize_seeds
-from .seeds import load_seeds
+from .benchmarks import benchmark_sections
+from .provenance import machine_label
+from .results import format_seeds_table, format_table, load_history, steps_table
+from .seeds import cited_seed_configs, load_seed_summaries, seeds_command
 
 START, END = "<!-- report:start -->", "<!-- report:end -->"
 RESULT_START, RESULT_END = "<!-- result:start -->", "<!-- result:end -->"
@@ -30,36 +29,6 @@ def load_step_histories() -> dict[str, History]:
         return {c.name: load_history(p) for c in STEPS.values() if (p := layout.run_path("notebook", c.name)).is_file()}
     except ValueError as e:
         raise ReportError(f"{e}: re-run its notebook (`make notebooks`)") from None
-
-
-def cited_seed_configs() -> list:
-    """(step, variant name or "", config) of every step and its variants, in order: the recipes the report cites."""
-    return [(n, v, variant(n, v) if v else c) for n, c in STEPS.items() for v in ["", *VARIANTS.get(n, {})]]
-
-
-def seeds_command(step: int, variant_name: str = "") -> str:
-    variant_flag = f" --variant {variant_name}" if variant_name else ""
-    return f"python -m mnist_drill seeds --step {step}{variant_flag} --seeds 5"
-
-
-def load_seed_summaries(held_out: bool = False) -> list[dict]:
-    """Every cited recipe's stored seeds 1-5 (or 6-10) summarised afresh, with the command that made them."""
-    summaries = []
-    for number, name, config in cited_seed_configs():
-        path = layout.summary_path(layout.seeds_dir(config.name, held_out=held_out))
-        if not path.is_file():
-            continue
-        command = seeds_command(number, name) + " --first-seed 6" * held_out
-        try:
-            assert "command" in (stored := json.loads(path.read_text())), "stored by an older version"
-            summary = summarize_seeds(load_seeds(path.parent))
-        except (AssertionError, OSError, ValueError) as e:
-            raise ReportError(f"{layout.display(path.parent)}: {e}; re-run `{command}`") from None
-        summaries.append({**summary, "name": config.name, "peer": PEERS.get(config.name), "held_out": held_out,
-                          "command": stored["command"] + f"` at `{stored.get('commit', '')[:7]}" * ("commit" in stored),
-                          "remake": command if stored["name"] != config.name else None,  # made under another name
-                          "path": layout.display(path)})
-    return summaries
 
 
 def frontier_rows(summaries: list[dict], held_out: list[dict] | None = None) -> list[dict]:
@@ -133,34 +102,6 @@ def headline(histories: dict[str, History], summaries: list[dict], held_out: lis
             + " " + smallest_holding_phrase(summaries, held_out, final=final)
             + (f" One run of it (`make run`) took {run.total_seconds / 60:.1f} minutes in its notebook, on "
                f"{machine_label(run.machine)}." if run else "") + " Every table is in [RESULTS.md](RESULTS.md).")
-
-
-def benchmark_sections() -> list[str]:
-    """Every results/benchmark*.json by one rule (a new one needs no code here): its command, what its script's
-    docstring says it measures, machine, commit, single values, then a table per list of rows (lists left out)."""
-    def cell(v) -> str:  # thousands grouped, about three significant digits
-        if type(v) is float:
-            return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.1f}" if abs(v) >= 10 else f"{v:.2f}"
-        return "-" if v is None else f"{v:,}" if type(v) is int else str(v)
-
-    out = []
-    for path in sorted(layout.results_dir().glob("benchmark*.json")):
-        b = json.loads(path.read_text())
-        script = PROJECT_ROOT / next((w for w in b["command"].split() if w.endswith(".py")), "-")
-        doc = (ast.get_docstring(ast.parse(script.read_text())) or "") if script.is_file() else ""
-        machine = next((m for m in (b.get("fingerprint"), b.get("machine")) if isinstance(m, dict)), None)
-        out += [f"### `{layout.display(path)}`", f"`{b['command']}` on {describe_machine(machine)}, at "
-                f"`{b['commit'][:7]}`" + " with uncommitted changes" * bool(b.get("code_dirty")) + ": "  # docstring
-                + " ".join(doc.split("\n\n")[0].split()).rstrip(":.") + ". " + "; ".join(
-                    f"{k.replace('_', ' ').replace('seed style', 'reference style')}: {cell(v)}" for k, v in b.items()
-                    if not isinstance(v, dict | list) and k not in ("command", "commit", "code_dirty")) + "."]
-        for key, rows in ((k, v) for k, v in b.items() if isinstance(v, list) and v and isinstance(v[0], dict)):
-            cols = [c for c, v in rows[0].items() if not isinstance(v, dict | list)]
-            head = [c.replace("_", " ").replace("ratio", "speed × row 1") for c in cols]  # row 1's time over the row's
-            head[0] = head[0] if key == "rows" else f"{key}: {head[0]}"
-            out.append(format_table(head, [[cell(r.get(c)) for c in cols] for r in rows], markdown=True))
-    return ["## Speed", "Each `results/benchmark*.json`, made by a script in `benchmarks/` (`make bench` runs each "
-            "with its default output); seconds compare only between files made on the same machine.", *out]
 
 
 def render(histories: dict[str, History], summaries: list[dict], held_out: list[dict], block: str) -> str:

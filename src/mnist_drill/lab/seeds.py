@@ -1,14 +1,18 @@
-"""Several seeds of one config: the summary that backs a consistency claim."""
+"""Several seeds of one config: the summary that backs a consistency claim, and every cited recipe's stored seeds."""
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
-from ..config import Config
+from ..config import STEPS, Config
+from ..errors import ReportError
 from ..fileio import write_json
 from ..train import History
+from . import layout
 from .layout import display, summary_path
 from .parallel import Run, run_all
 from .provenance import command_line
+from .recipes import PEERS, VARIANTS, variant
 from .results import format_seeds_table, load_history, summarize_seeds
 from .runs import check_writable
 
@@ -42,3 +46,33 @@ def load_seeds(folder: Path) -> list[History]:
     if not (paths := seed_paths(folder)):
         raise FileNotFoundError(f"no seed runs in {display(folder)}; run `python -m mnist_drill seeds` for it first")
     return [load_history(p) for p in paths]
+
+
+def cited_seed_configs() -> list:
+    """(step, variant name or "", config) of every step and its variants, in order: the recipes the report cites."""
+    return [(n, v, variant(n, v) if v else c) for n, c in STEPS.items() for v in ["", *VARIANTS.get(n, {})]]
+
+
+def seeds_command(step: int, variant_name: str = "") -> str:
+    variant_flag = f" --variant {variant_name}" if variant_name else ""
+    return f"python -m mnist_drill seeds --step {step}{variant_flag} --seeds 5"
+
+
+def load_seed_summaries(held_out: bool = False) -> list[dict]:
+    """Every cited recipe's stored seeds 1-5 (or 6-10) summarised afresh, with the command that made them."""
+    summaries = []
+    for number, name, config in cited_seed_configs():
+        path = layout.summary_path(layout.seeds_dir(config.name, held_out=held_out))
+        if not path.is_file():
+            continue
+        command = seeds_command(number, name) + " --first-seed 6" * held_out
+        try:
+            assert "command" in (stored := json.loads(path.read_text())), "stored by an older version"
+            summary = summarize_seeds(load_seeds(path.parent))
+        except (AssertionError, OSError, ValueError) as e:
+            raise ReportError(f"{layout.display(path.parent)}: {e}; re-run `{command}`") from None
+        summaries.append({**summary, "name": config.name, "peer": PEERS.get(config.name), "held_out": held_out,
+                          "command": stored["command"] + f"` at `{stored.get('commit', '')[:7]}" * ("commit" in stored),
+                          "remake": command if stored["name"] != config.name else None,  # made under another name
+                          "path": layout.display(path)})
+    return summaries
