@@ -1,5 +1,7 @@
 """Model shapes, parameter budgets, the receptive-field table and the side-effect-free summary."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -55,6 +57,16 @@ def test_bn_relu_order_puts_batchnorm_before_the_relu():
     assert kinds == ["Conv2d", "BatchNorm2d", "ReLU", "Dropout"]
     with pytest.raises(ValueError, match="unknown block order 'relu-relu'"):
         conv_block(1, 2, order="relu-relu")
+
+
+@pytest.mark.parametrize(("activation", "kind"), [("silu", "SiLU"), ("leaky-relu", "LeakyReLU")])
+def test_another_activation_takes_the_relus_place_at_no_parameter(activation, kind):
+    config = replace(variant(5, "5.7k-affine-wd"), activation=activation)
+    kinds = {type(m).__name__ for m in build_model(config).modules()}
+    assert kind in kinds and "ReLU" not in kinds
+    assert count_params(build_model(config)) == 5_680
+    with pytest.raises(ValueError, match="activation must be one of"):
+        replace(config, activation="tanh")
 
 
 def test_step_1_places_gap_before_the_last_1x1_conv():

@@ -13,6 +13,7 @@ from .paths import env_flag
 
 SCHEDULERS = ("none", "step", "onecycle", "epoch-points")
 BLOCK_ORDERS = ("relu-bn", "bn-relu")  # BatchNorm after the ReLU (the reference's) or before it
+ACTIVATIONS = ("relu", "silu", "leaky-relu")  # leaky-relu: slope 0.1 below zero
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class Config:
     dropout: float = 0.05  # after every conv block, or after every max-pool with dropout_after="pool"
     dropout_after: str = "conv"  # "conv" or "pool"
     block_order: str = "relu-bn"  # "relu-bn": conv -> ReLU -> BatchNorm (the reference's); "bn-relu": BN first
+    activation: str = "relu"  # what the block calls "ReLU": "relu", "silu" (x sigmoid(x)) or "leaky-relu"
     conv_bias: bool = False  # a bias in every C, P and T conv and in the head (not in D's separable convs)
     # --- data ---
     crop_pad: int = 0  # pad-and-crop: each image first moved by whole pixels in [-n, n] on each axis (0 = off)
@@ -90,6 +92,7 @@ class Config:
             (self.distill_temperature > 0 and 0 <= self.distill_shift < 14 and self.distill_from >= 1,
              "distill_temperature must be > 0, distill_shift in [0, 14) and distill_from >= 1, got "
              f"{self.distill_temperature}, {self.distill_shift}, {self.distill_from}"),
+            (self.activation in ACTIVATIONS, f"activation must be one of {ACTIVATIONS}, got {self.activation!r}"),
             (self.block_order in BLOCK_ORDERS, f"block_order must be one of {BLOCK_ORDERS}, got {self.block_order!r}"),
             (self.rotation_deg >= 0, f"rotation_deg must be >= 0, got {self.rotation_deg}"),
             (0.0 <= self.shift < 0.5, f"shift must be in [0, 0.5) (a fraction of the image side), got {self.shift}"),

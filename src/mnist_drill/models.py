@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import BLOCK_ORDERS
+from .config import ACTIVATIONS, BLOCK_ORDERS
 
 NUM_CLASSES = 10
 INPUT_SIZE = (1, 28, 28)
@@ -30,11 +30,15 @@ _TOKEN = re.compile(r"^(?:(?P<kind>[CPTD])(?P<channels>[1-9]\d*)|(?P<op>[MAG]))$
 
 
 def conv_block(in_channels: int, out_channels: int, kernel_size: int = 3, padding: int = 0,
-               dropout: float = 0.0, order: str = "relu-bn", bias: bool = False) -> nn.Sequential:
-    """conv -> ReLU -> BatchNorm -> dropout, the reference's order (BN after the ReLU), or conv -> BN -> ReLU."""
-    if order not in BLOCK_ORDERS:
-        raise ValueError(f"unknown block order {order!r}; use one of {BLOCK_ORDERS}")
-    norm_act = [nn.ReLU(), nn.BatchNorm2d(out_channels)]
+               dropout: float = 0.0, order: str = "relu-bn", bias: bool = False,
+               activation: str = "relu") -> nn.Sequential:
+    """conv -> ReLU -> BatchNorm -> dropout, the reference's order (BN after the ReLU), or conv -> BN -> ReLU; the
+    ReLU may be another activation (config.ACTIVATIONS)."""
+    if order not in BLOCK_ORDERS or activation not in ACTIVATIONS:
+        raise ValueError(f"unknown block order {order!r} or activation {activation!r}; use one of {BLOCK_ORDERS} "
+                         f"and one of {ACTIVATIONS}")
+    act = {"relu": nn.ReLU, "silu": nn.SiLU, "leaky-relu": lambda: nn.LeakyReLU(0.1)}[activation]()
+    norm_act = [act, nn.BatchNorm2d(out_channels)]
     layers = [nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding, bias=bias),
               *(norm_act if order == "relu-bn" else norm_act[::-1])]
     if dropout > 0:
@@ -43,10 +47,10 @@ def conv_block(in_channels: int, out_channels: int, kernel_size: int = 3, paddin
 
 
 def separable_block(in_channels: int, out_channels: int, dropout: float = 0.0,
-                    order: str = "relu-bn") -> nn.Sequential:
+                    order: str = "relu-bn", activation: str = "relu") -> nn.Sequential:
     """A 3x3 depthwise conv (one filter per input channel, no padding) and a 1x1 conv to `out_channels`, with no
     activation between them (Xception's form), then the BatchNorm/ReLU/dropout of `conv_block`."""
-    block = conv_block(in_channels, out_channels, 1, 0, dropout, order)
+    block = conv_block(in_channels, out_channels, 1, 0, dropout, order, activation=activation)
     depthwise = nn.Conv2d(in_channels, in_channels, 3, groups=in_channels, bias=False)
     return nn.Sequential(depthwise, *block)
 
@@ -87,7 +91,7 @@ class DrillNet(nn.Module):
     """A plain stack of conv blocks and pools, GAP, then a 1x1 conv head; outputs log-probabilities."""
 
     def __init__(self, arch: str, dropout: float = 0.0, order: str = "relu-bn", num_classes: int = NUM_CLASSES,
-                 bias: bool = False, dropout_after: str = "conv"):
+                 bias: bool = False, dropout_after: str = "conv", activation: str = "relu"):
         """bias: a bias in every conv and the head; dropout_after: "conv" (after every conv block) or "pool" (after
         every max-pool instead)."""
         super().__init__()
@@ -96,16 +100,16 @@ class DrillNet(nn.Module):
         block_dropout = dropout if dropout_after == "conv" else 0.0
         for kind, out_channels in parse_arch(arch):
             if kind == "C":
-                layers.append(conv_block(channels, out_channels, 3, 0, block_dropout, order, bias))
+                layers.append(conv_block(channels, out_channels, 3, 0, block_dropout, order, bias, activation))
                 channels, size = out_channels, size - 2
             elif kind == "P":
-                layers.append(conv_block(channels, out_channels, 3, 1, block_dropout, order, bias))
+                layers.append(conv_block(channels, out_channels, 3, 1, block_dropout, order, bias, activation))
                 channels = out_channels
             elif kind == "D":
-                layers.append(separable_block(channels, out_channels, block_dropout, order))
+                layers.append(separable_block(channels, out_channels, block_dropout, order, activation))
                 channels, size = out_channels, size - 2
             elif kind == "T":
-                layers.append(conv_block(channels, out_channels, 1, 0, block_dropout, order, bias))
+                layers.append(conv_block(channels, out_channels, 1, 0, block_dropout, order, bias, activation))
                 channels = out_channels
             elif kind in "MA":
                 layers += [nn.MaxPool2d(2, 2)] if kind == "M" else [nn.MaxPool2d(2, 1), BlurPool(channels)]
@@ -141,7 +145,7 @@ def describe_arch(arch: str) -> str:
 
 def build_model(config) -> DrillNet:
     return DrillNet(config.arch, config.dropout, config.block_order, bias=config.conv_bias,
-                    dropout_after=config.dropout_after)
+                    dropout_after=config.dropout_after, activation=config.activation)
 
 
 def count_params(model: nn.Module) -> int:
