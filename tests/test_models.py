@@ -128,3 +128,16 @@ def test_anti_aliased_pool_keeps_ms_size_and_parameters_and_blurs_before_subsamp
     shifted = torch.roll(x, 1, dims=-1)
     assert torch.allclose(pool(x)[..., 1, 1], pool(shifted)[..., 1, 1])  # the interior reads the same either way
     assert x[..., ::2, ::2][..., 1, 1] != shifted[..., ::2, ::2][..., 1, 1]  # where stride-2 sampling flips
+
+
+def test_the_dilated_model_reads_every_way_the_pooled_one_could_subsample():
+    pooled, dense = DrillNet("C8 M C10 C12 G").eval(), DrillNet("C8 S C10 C12 G").eval()
+    dense.load_state_dict(pooled.state_dict())  # the same weights: S adds none
+    x = torch.randn(2, 1, 28, 28)
+    with torch.no_grad():
+        for dy, dx in ((0, 0), (1, 1)):  # each of the pool's phases is every second pixel of the dense map
+            first = pooled.features[0](x)[..., dy:, dx:]  # the first conv's map, cut to start at this phase
+            shifted = pooled.features[2:-1](torch.nn.functional.max_pool2d(first, 2))
+            assert torch.allclose(dense.features[:-1](x)[..., dy::2, dx::2], shifted, atol=1e-5)
+    with pytest.raises(ValueError, match="make it the last pool"):
+        DrillNet("C8 S C10 M C12 G")

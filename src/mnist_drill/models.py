@@ -10,6 +10,9 @@ A spec is a space-separated list of tokens, read left to right:
   M     2x2 max-pool
   A     anti-aliased 2x2 max-pool (Zhang 2019, "Making convolutional networks shift-invariant again"): the max over
         every 2x2 window at stride 1, then a fixed 3x3 binomial blur at stride 2; no parameters, same size as M
+  S     2x2 max-pool at stride 1, then every later conv dilated by 2 (Yu et al. 2017, "Dilated residual networks"):
+        the map keeps its resolution and each later conv reads every second pixel, as it would on a pooled map, so
+        the GAP averages over the four ways M could have subsampled; no parameters, about 3x the multiply-adds
   G     global average pooling
 After G comes the head: a plain 1x1 conv to the 10 classes, in place of a fully connected layer.
 """
@@ -26,12 +29,12 @@ from .config import ACTIVATIONS, BLOCK_ORDERS
 
 NUM_CLASSES = 10
 INPUT_SIZE = (1, 28, 28)
-_TOKEN = re.compile(r"^(?:(?P<kind>[CPTD])(?P<channels>[1-9]\d*)|(?P<op>[MAG]))$")
+_TOKEN = re.compile(r"^(?:(?P<kind>[CPTD])(?P<channels>[1-9]\d*)|(?P<op>[MASG]))$")
 
 
 def conv_block(in_channels: int, out_channels: int, kernel_size: int = 3, padding: int = 0,
                dropout: float = 0.0, order: str = "relu-bn", bias: bool = False,
-               activation: str = "relu") -> nn.Sequential:
+               activation: str = "relu", dilation: int = 1) -> nn.Sequential:
     """conv -> ReLU -> BatchNorm -> dropout, the reference's order (BN after the ReLU), or conv -> BN -> ReLU; the
     ReLU may be another activation (config.ACTIVATIONS)."""
     if order not in BLOCK_ORDERS or activation not in ACTIVATIONS:
@@ -39,7 +42,7 @@ def conv_block(in_channels: int, out_channels: int, kernel_size: int = 3, paddin
                          f"and one of {ACTIVATIONS}")
     act = {"relu": nn.ReLU, "silu": nn.SiLU, "leaky-relu": lambda: nn.LeakyReLU(0.1)}[activation]()
     norm_act = [act, nn.BatchNorm2d(out_channels)]
-    layers = [nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding, bias=bias),
+    layers = [nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding, bias=bias, dilation=dilation),
               *(norm_act if order == "relu-bn" else norm_act[::-1])]
     if dropout > 0:
         layers.append(nn.Dropout(dropout))
@@ -47,11 +50,11 @@ def conv_block(in_channels: int, out_channels: int, kernel_size: int = 3, paddin
 
 
 def separable_block(in_channels: int, out_channels: int, dropout: float = 0.0,
-                    order: str = "relu-bn", activation: str = "relu") -> nn.Sequential:
+                    order: str = "relu-bn", activation: str = "relu", dilation: int = 1) -> nn.Sequential:
     """A 3x3 depthwise conv (one filter per input channel, no padding) and a 1x1 conv to `out_channels`, with no
     activation between them (Xception's form), then the BatchNorm/ReLU/dropout of `conv_block`."""
     block = conv_block(in_channels, out_channels, 1, 0, dropout, order, activation=activation)
-    depthwise = nn.Conv2d(in_channels, in_channels, 3, groups=in_channels, bias=False)
+    depthwise = nn.Conv2d(in_channels, in_channels, 3, groups=in_channels, bias=False, dilation=dilation)
     return nn.Sequential(depthwise, *block)
 
 
@@ -80,7 +83,7 @@ def parse_arch(arch: str) -> list[tuple[str, int]]:
     for token in tokens:
         match = _TOKEN.match(token)
         if not match:
-            raise ValueError(f"bad token {token!r} in arch {arch!r}; use C<n>, P<n>, T<n>, D<n>, M, A or G")
+            raise ValueError(f"bad token {token!r} in arch {arch!r}; use C<n>, P<n>, T<n>, D<n>, M, A, S or G")
         parsed.append((match["kind"], int(match["channels"])) if match["kind"] else (match["op"], 0))
     if [kind for kind, _ in parsed].count("G") != 1 or parsed[-1][0] != "G":
         raise ValueError(f"arch {arch!r} must end with exactly one G (global average pooling)")
@@ -98,24 +101,26 @@ class DrillNet(nn.Module):
         self.arch = arch
         layers, channels, size = [], INPUT_SIZE[0], INPUT_SIZE[1]
         block_dropout = dropout if dropout_after == "conv" else 0.0
+        d = 1  # the dilation of the convs from here on: 2 after S
         for kind, out_channels in parse_arch(arch):
-            if kind == "C":
-                layers.append(conv_block(channels, out_channels, 3, 0, block_dropout, order, bias, activation))
-                channels, size = out_channels, size - 2
-            elif kind == "P":
-                layers.append(conv_block(channels, out_channels, 3, 1, block_dropout, order, bias, activation))
-                channels = out_channels
+            if kind in "CP":
+                layers.append(conv_block(channels, out_channels, 3, d if kind == "P" else 0, block_dropout, order, bias,
+                                         activation, d))
+                channels, size = out_channels, size - 2 * d * (kind == "C")
             elif kind == "D":
-                layers.append(separable_block(channels, out_channels, block_dropout, order, activation))
-                channels, size = out_channels, size - 2
+                layers.append(separable_block(channels, out_channels, block_dropout, order, activation, d))
+                channels, size = out_channels, size - 2 * d
             elif kind == "T":
                 layers.append(conv_block(channels, out_channels, 1, 0, block_dropout, order, bias, activation))
                 channels = out_channels
-            elif kind in "MA":
-                layers += [nn.MaxPool2d(2, 2)] if kind == "M" else [nn.MaxPool2d(2, 1), BlurPool(channels)]
+            elif kind in "MAS":
+                if d > 1:
+                    raise ValueError(f"arch {arch!r} pools after S; S keeps the resolution: make it the last pool")
+                layers += {"M": [nn.MaxPool2d(2, 2)], "A": [nn.MaxPool2d(2, 1), BlurPool(channels)],
+                           "S": [nn.MaxPool2d(2, 1)]}[kind]
                 if dropout_after == "pool" and dropout > 0:
                     layers.append(nn.Dropout(dropout))
-                size //= 2
+                size, d = (size - 1, 2) if kind == "S" else (size // 2, 1)
             else:
                 layers.append(nn.AdaptiveAvgPool2d(1))
             if size < 1:
@@ -131,6 +136,7 @@ _MEANINGS = {"C": "3x3 conv block, no padding (the map shrinks by 2)", "P": "3x3
              "T": "1x1 conv block (mixes channels)",
              "D": "depthwise-separable 3x3 block: a 3x3 conv per channel, then a 1x1 conv (the map shrinks by 2)",
              "M": "2x2 max-pool (halves the map)",
+             "S": "2x2 max-pool at stride 1, every later conv dilated by 2 (keeps the map; reads as if pooled)",
              "A": "anti-aliased 2x2 max-pool: max at stride 1, then a fixed blur at stride 2 (halves the map)",
              "G": "global average pooling, then a 1x1 conv to the 10 classes"}
 
