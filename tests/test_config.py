@@ -68,10 +68,13 @@ def test_a_stored_config_with_a_removed_option_loads_when_off_and_names_the_comm
 
     old = {**STEP_5.to_dict(), **{k: off for k, (off, _) in REMOVED.items()}}  # stored while they existed, all off
     assert stored_config(old) == STEP_5
-    for option, on in (("bn_refresh", 10_000), ("label_smoothing", 0.1), ("cutout", 8), ("swa_from", 10)):
+    for option, on in (("bn_refresh", 10_000), ("label_smoothing", 0.1), ("cutout", 8), ("swa_from", 10),
+                       ("distill", 0.5), ("activation", "silu")):
         commit = REMOVED[option][1]
         with pytest.raises(RemovedOption, match=f"{option}=.*removed after commit {commit}: `git checkout {commit}`"):
             stored_config({**old, option: on})
+    with pytest.raises(RemovedOption, match="arch='C8 A C10 G', removed after commit 3f97a0d"):
+        stored_config({**old, "arch": "C8 A C10 G"})  # an arch token removed (round 23's anti-aliased pool)
 
 
 def test_smoke_is_small():

@@ -173,28 +173,6 @@ def test_fit_with_tta_trains_the_same_and_evaluates_the_shifted_views(mnist_root
     assert "five_correct" in averaged.epochs[-1] and "five_correct" not in plain.epochs[-1]
 
 
-def test_distillation_loss_is_zero_on_agreement_and_scaled_by_the_temperature_squared():
-    from mnist_drill.train import distillation_loss
-
-    torch.manual_seed(0)
-    student, teacher = torch.randn(8, 10).log_softmax(1), torch.randn(8, 10).log_softmax(1)
-    assert distillation_loss(student, student, 2.0).abs() < 1e-6
-    by_hand = (teacher.exp() * (teacher - student)).sum(1).mean()  # KL(teacher || student) at T = 1
-    assert torch.allclose(distillation_loss(student, teacher, 1.0), by_hand, atol=1e-6)
-    assert distillation_loss(student, teacher, 3.0) > 0
-
-
-def test_distillation_changes_training_only_from_its_first_epoch(mnist_root, tiny_config):
-    config = replace(tiny_config, ema=0.9, epochs=2)
-    quiet = dict(progress=False, log=lambda *_: None)
-    plain = fit(config, **quiet)
-    taught = fit(replace(config, distill=0.5, distill_shift=1, distill_from=2), **quiet)
-    assert taught.epochs[0] == {**plain.epochs[0], "seconds": taught.epochs[0]["seconds"]}  # epoch 1 untaught
-    assert taught.column("train_loss")[1] != plain.column("train_loss")[1]
-    with pytest.raises(ValueError, match="needs ema"):
-        replace(config, ema=0.0, distill=0.5)
-
-
 def test_first_consistent_epoch():
     assert first_consistent_epoch([99.0, 99.41, 99.3, 99.4, 99.45, 99.5]) == 4
     assert first_consistent_epoch([99.5, 99.5]) == 1

@@ -13,7 +13,6 @@ from .paths import env_flag
 
 SCHEDULERS = ("none", "step", "onecycle", "epoch-points")
 BLOCK_ORDERS = ("relu-bn", "bn-relu")  # BatchNorm after the ReLU (the reference's) or before it
-ACTIVATIONS = ("relu", "silu", "leaky-relu")  # leaky-relu: slope 0.1 below zero
 
 
 @dataclass(frozen=True)
@@ -24,7 +23,6 @@ class Config:
     dropout: float = 0.05  # after every conv block, or after every max-pool with dropout_after="pool"
     dropout_after: str = "conv"  # "conv" or "pool"
     block_order: str = "relu-bn"  # "relu-bn": conv -> ReLU -> BatchNorm (the reference's); "bn-relu": BN first
-    activation: str = "relu"  # what the block calls "ReLU": "relu", "silu" (x sigmoid(x)) or "leaky-relu"
     conv_bias: bool = False  # a bias in every C, P and T conv and in the head (not in D's separable convs)
     # --- data ---
     crop_pad: int = 0  # pad-and-crop: each image first moved by whole pixels in [-n, n] on each axis (0 = off)
@@ -59,13 +57,6 @@ class Config:
     # and right, and the five views' probabilities are averaged; recorded (five_*) beside the one-view reading (eval_*),
     # which stays the test accuracy. Training is untouched
     tta_shift: int = 0
-    # self-distillation (0 = off): from epoch distill_from on, the training loss is (1 - distill) x the labels' loss
-    # + distill x T^2 x KL(teacher || model) at temperature T = distill_temperature, the teacher being the weight
-    # average (needs ema) reading each training image in one view, or five (distill_shift > 0: as tta_shift reads)
-    distill: float = 0.0
-    distill_temperature: float = 2.0
-    distill_shift: int = 0
-    distill_from: int = 1
     seed: int = 1
 
     def __post_init__(self):
@@ -87,12 +78,6 @@ class Config:
             (0 <= self.crop_pad < 14, f"crop_pad must be in [0, 14) pixels (0 = off), got {self.crop_pad}"),
             (self.ema_warmup >= 1.0, f"ema_warmup must be >= 1 (1 = no warm-up), got {self.ema_warmup}"),
             (0 <= self.tta_shift < 14, f"tta_shift must be in [0, 14) pixels (0 = off), got {self.tta_shift}"),
-            (0.0 <= self.distill < 1.0 and (not self.distill or self.ema),
-             f"distill must be in [0, 1) and needs ema > 0 (its teacher), got {self.distill} with ema {self.ema}"),
-            (self.distill_temperature > 0 and 0 <= self.distill_shift < 14 and self.distill_from >= 1,
-             "distill_temperature must be > 0, distill_shift in [0, 14) and distill_from >= 1, got "
-             f"{self.distill_temperature}, {self.distill_shift}, {self.distill_from}"),
-            (self.activation in ACTIVATIONS, f"activation must be one of {ACTIVATIONS}, got {self.activation!r}"),
             (self.block_order in BLOCK_ORDERS, f"block_order must be one of {BLOCK_ORDERS}, got {self.block_order!r}"),
             (self.rotation_deg >= 0, f"rotation_deg must be >= 0, got {self.rotation_deg}"),
             (0.0 <= self.shift < 0.5, f"shift must be in [0, 0.5) (a fraction of the image side), got {self.shift}"),

@@ -8,8 +8,6 @@ A spec is a space-separated list of tokens, read left to right:
   D<n>  depthwise-separable 3x3 block, no padding: a 3x3 conv per input channel, then a 1x1 conv to n channels
         (9 x in + in x n weights instead of 9 x in x n), then the BatchNorm/ReLU of a conv block
   M     2x2 max-pool
-  A     anti-aliased 2x2 max-pool (Zhang 2019, "Making convolutional networks shift-invariant again"): the max over
-        every 2x2 window at stride 1, then a fixed 3x3 binomial blur at stride 2; no parameters, same size as M
   S     2x2 max-pool at stride 1, then every later conv dilated by 2 (Yu et al. 2017, "Dilated residual networks"):
         the map keeps its resolution and each later conv reads every second pixel, as it would on a pooled map, so
         the GAP averages over the four ways M could have subsampled; no parameters, about 3x the multiply-adds
@@ -25,23 +23,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import ACTIVATIONS, BLOCK_ORDERS
+from .config import BLOCK_ORDERS
 
 NUM_CLASSES = 10
 INPUT_SIZE = (1, 28, 28)
-_TOKEN = re.compile(r"^(?:(?P<kind>[CPTD])(?P<channels>[1-9]\d*)|(?P<op>[MASG]))$")
+_TOKEN = re.compile(r"^(?:(?P<kind>[CPTD])(?P<channels>[1-9]\d*)|(?P<op>[MSG]))$")
 
 
 def conv_block(in_channels: int, out_channels: int, kernel_size: int = 3, padding: int = 0,
-               dropout: float = 0.0, order: str = "relu-bn", bias: bool = False,
-               activation: str = "relu", dilation: int = 1) -> nn.Sequential:
-    """conv -> ReLU -> BatchNorm -> dropout, the reference's order (BN after the ReLU), or conv -> BN -> ReLU; the
-    ReLU may be another activation (config.ACTIVATIONS)."""
-    if order not in BLOCK_ORDERS or activation not in ACTIVATIONS:
-        raise ValueError(f"unknown block order {order!r} or activation {activation!r}; use one of {BLOCK_ORDERS} "
-                         f"and one of {ACTIVATIONS}")
-    act = {"relu": nn.ReLU, "silu": nn.SiLU, "leaky-relu": lambda: nn.LeakyReLU(0.1)}[activation]()
-    norm_act = [act, nn.BatchNorm2d(out_channels)]
+               dropout: float = 0.0, order: str = "relu-bn", bias: bool = False, dilation: int = 1) -> nn.Sequential:
+    """conv -> ReLU -> BatchNorm -> dropout, the reference's order (BN after the ReLU), or conv -> BN -> ReLU."""
+    if order not in BLOCK_ORDERS:
+        raise ValueError(f"unknown block order {order!r}; use one of {BLOCK_ORDERS}")
+    norm_act = [nn.ReLU(), nn.BatchNorm2d(out_channels)]
     layers = [nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding, bias=bias, dilation=dilation),
               *(norm_act if order == "relu-bn" else norm_act[::-1])]
     if dropout > 0:
@@ -50,28 +44,12 @@ def conv_block(in_channels: int, out_channels: int, kernel_size: int = 3, paddin
 
 
 def separable_block(in_channels: int, out_channels: int, dropout: float = 0.0,
-                    order: str = "relu-bn", activation: str = "relu", dilation: int = 1) -> nn.Sequential:
+                    order: str = "relu-bn", dilation: int = 1) -> nn.Sequential:
     """A 3x3 depthwise conv (one filter per input channel, no padding) and a 1x1 conv to `out_channels`, with no
     activation between them (Xception's form), then the BatchNorm/ReLU/dropout of `conv_block`."""
-    block = conv_block(in_channels, out_channels, 1, 0, dropout, order, activation=activation)
+    block = conv_block(in_channels, out_channels, 1, 0, dropout, order)
     depthwise = nn.Conv2d(in_channels, in_channels, 3, groups=in_channels, bias=False, dilation=dilation)
     return nn.Sequential(depthwise, *block)
-
-
-class BlurPool(nn.Module):
-    """A fixed [1, 2, 1] x [1, 2, 1] / 16 blur of each channel at stride 2 (edges reflected): it low-passes the map
-    before subsampling it, so a one-pixel shift of the input moves the output smoothly instead of flipping maxima."""
-
-    kernel_size, stride = 3, 2  # read by lab/inspection's receptive fields
-
-    def __init__(self, channels: int):
-        super().__init__()
-        taps = torch.tensor([1.0, 2.0, 1.0])
-        kernel = (taps[:, None] * taps[None, :]) / 16
-        self.register_buffer("kernel", kernel.expand(channels, 1, 3, 3).clone(), persistent=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), self.kernel, stride=2, groups=x.shape[1])
 
 
 def parse_arch(arch: str) -> list[tuple[str, int]]:
@@ -83,7 +61,7 @@ def parse_arch(arch: str) -> list[tuple[str, int]]:
     for token in tokens:
         match = _TOKEN.match(token)
         if not match:
-            raise ValueError(f"bad token {token!r} in arch {arch!r}; use C<n>, P<n>, T<n>, D<n>, M, A, S or G")
+            raise ValueError(f"bad token {token!r} in arch {arch!r}; use C<n>, P<n>, T<n>, D<n>, M, S or G")
         parsed.append((match["kind"], int(match["channels"])) if match["kind"] else (match["op"], 0))
     if [kind for kind, _ in parsed].count("G") != 1 or parsed[-1][0] != "G":
         raise ValueError(f"arch {arch!r} must end with exactly one G (global average pooling)")
@@ -94,7 +72,7 @@ class DrillNet(nn.Module):
     """A plain stack of conv blocks and pools, GAP, then a 1x1 conv head; outputs log-probabilities."""
 
     def __init__(self, arch: str, dropout: float = 0.0, order: str = "relu-bn", num_classes: int = NUM_CLASSES,
-                 bias: bool = False, dropout_after: str = "conv", activation: str = "relu"):
+                 bias: bool = False, dropout_after: str = "conv"):
         """bias: a bias in every conv and the head; dropout_after: "conv" (after every conv block) or "pool" (after
         every max-pool instead)."""
         super().__init__()
@@ -105,22 +83,21 @@ class DrillNet(nn.Module):
         for kind, out_channels in parse_arch(arch):
             if kind in "CP":
                 layers.append(conv_block(channels, out_channels, 3, d if kind == "P" else 0, block_dropout, order, bias,
-                                         activation, d))
+                                         d))
                 channels, size = out_channels, size - 2 * d * (kind == "C")
             elif kind == "D":
-                layers.append(separable_block(channels, out_channels, block_dropout, order, activation, d))
+                layers.append(separable_block(channels, out_channels, block_dropout, order, d))
                 channels, size = out_channels, size - 2 * d
             elif kind == "T":
-                layers.append(conv_block(channels, out_channels, 1, 0, block_dropout, order, bias, activation))
+                layers.append(conv_block(channels, out_channels, 1, 0, block_dropout, order, bias))
                 channels = out_channels
-            elif kind in "MAS":
+            elif kind in "MS":
                 if d > 1:
                     raise ValueError(f"arch {arch!r} pools after S; S keeps the resolution: make it the last pool")
-                layers += {"M": [nn.MaxPool2d(2, 2)], "A": [nn.MaxPool2d(2, 1), BlurPool(channels)],
-                           "S": [nn.MaxPool2d(2, 1)]}[kind]
+                layers.append(nn.MaxPool2d(2, 2 if kind == "M" else 1))
                 if dropout_after == "pool" and dropout > 0:
                     layers.append(nn.Dropout(dropout))
-                size, d = (size - 1, 2) if kind == "S" else (size // 2, 1)
+                size, d = (size // 2, 1) if kind == "M" else (size - 1, 2)
             else:
                 layers.append(nn.AdaptiveAvgPool2d(1))
             if size < 1:
@@ -137,7 +114,6 @@ _MEANINGS = {"C": "3x3 conv block, no padding (the map shrinks by 2)", "P": "3x3
              "D": "depthwise-separable 3x3 block: a 3x3 conv per channel, then a 1x1 conv (the map shrinks by 2)",
              "M": "2x2 max-pool (halves the map)",
              "S": "2x2 max-pool at stride 1, every later conv dilated by 2 (keeps the map; reads as if pooled)",
-             "A": "anti-aliased 2x2 max-pool: max at stride 1, then a fixed blur at stride 2 (halves the map)",
              "G": "global average pooling, then a 1x1 conv to the 10 classes"}
 
 
@@ -151,7 +127,7 @@ def describe_arch(arch: str) -> str:
 
 def build_model(config) -> DrillNet:
     return DrillNet(config.arch, config.dropout, config.block_order, bias=config.conv_bias,
-                    dropout_after=config.dropout_after, activation=config.activation)
+                    dropout_after=config.dropout_after)
 
 
 def count_params(model: nn.Module) -> int:

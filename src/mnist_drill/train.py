@@ -202,12 +202,11 @@ def set_seed(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def train_epoch(model, loader, optimizer, scheduler=None, progress=True, average=None, forward=None, teach=None):
+def train_epoch(model, loader, optimizer, scheduler=None, progress=True, average=None, forward=None):
     """One pass over `loader`; steps a per-batch scheduler and the weight average. Returns (mean loss, accuracy %).
 
-    forward: what computes the outputs (a compiled `model`), `model` itself by default. teach: (teacher, weight,
-    temperature), teacher(x) giving log-probabilities, for self-distillation (distillation_loss). The sums stay on the
-    device and are read back only for the bar's text, so a GPU is not made to wait on every batch."""
+    forward: what computes the outputs (a compiled `model`), `model` itself by default. The sums stay on the device
+    and are read back only for the bar's text, so a GPU is not made to wait on every batch."""
     model.train()
     forward = forward or model
     device = next(model.parameters()).device
@@ -222,11 +221,6 @@ def train_epoch(model, loader, optimizer, scheduler=None, progress=True, average
         optimizer.zero_grad(set_to_none=True)
         output = forward(x)
         loss = F.nll_loss(output, y)  # output holds log-probabilities
-        if teach is not None:
-            teacher, weight, temperature = teach
-            with torch.no_grad():
-                target = teacher(x)
-            loss = (1 - weight) * loss + weight * distillation_loss(output, target, temperature)
         loss.backward()
         optimizer.step()
         if scheduler is not None:
@@ -246,14 +240,6 @@ def train_epoch(model, loader, optimizer, scheduler=None, progress=True, average
         # a stored notebook keeps only a widget's first frame: write the finished bar as a line of text
         print(tqdm.format_meter(len(loader), len(loader), time.perf_counter() - start, prefix=description))
     return loss_sum.item() / seen, 100.0 * correct.item() / seen
-
-
-def distillation_loss(log_probs: torch.Tensor, teacher_log_probs: torch.Tensor, temperature: float) -> torch.Tensor:
-    """T^2 x KL(teacher || model), both softened at temperature T (Hinton et al. 2015): log-probabilities divided by T
-    and renormalised are the logits' softmax at T. The T^2 keeps the gradient's scale as T changes."""
-    soft = F.log_softmax(log_probs / temperature, 1)
-    target = F.log_softmax(teacher_log_probs / temperature, 1)
-    return F.kl_div(soft, target, reduction="batchmean", log_target=True) * temperature ** 2
 
 
 def describe_batch(loss: torch.Tensor, batch_id: int, correct: torch.Tensor, seen: int) -> str:
@@ -296,12 +282,6 @@ def fit(config: Config, *, device: str | None = None, progress: bool = True, log
     average = weight_average(model, config.ema, config.ema_warmup) if config.ema else None
     forward = Compiled(model, device, log) if compile else model
     evaluated = average.module if average else model  # what the test lines and the History report
-    background = -loaders.mean / loaders.std  # the normalised 0, what a shifted view uncovers
-    if config.distill:  # the weight average teaches, in one view or five
-        def teacher(x):
-            if not config.distill_shift:
-                return evaluated(x)
-            return average_views(view_log_probs(evaluated, x, config.distill_shift, background))
     history = History(config=config.to_dict(), seed=config.seed, params=count_params(model),
                       device=device_name(device), eval_name=loaders.eval_name, compiled=compile,
                       started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), **(record or {}))
@@ -310,11 +290,9 @@ def fit(config: Config, *, device: str | None = None, progress: bool = True, log
         lr = optimizer.param_groups[0]["lr"]
         log(f"EPOCH: {epoch} LR: {lr:.6g}")
         epoch_start = time.perf_counter()
-        teach = (teacher, config.distill, config.distill_temperature) if (
-            config.distill and epoch >= config.distill_from) else None
         train_loss, train_acc = train_epoch(model, loaders.train, optimizer, scheduler if per_batch else None,
-                                            progress, average, forward, teach)
-        reading = evaluate(evaluated, loaders.eval, config.tta_shift, background)
+                                            progress, average, forward)
+        reading = evaluate(evaluated, loaders.eval, config.tta_shift, -loaders.mean / loaders.std)
         if scheduler is not None and not per_batch:
             scheduler.step()
         seconds = time.perf_counter() - epoch_start

@@ -10,7 +10,7 @@ import io
 import torch
 from torch import nn
 
-from ..models import INPUT_SIZE, BlurPool
+from ..models import INPUT_SIZE
 
 
 def _trace(model: nn.Module, input_size, kinds, hook) -> None:
@@ -59,10 +59,10 @@ def receptive_fields(model: nn.Module, input_size=INPUT_SIZE) -> list[dict]:
                        for a in ("kernel_size", "stride", "dilation"))
             rf, jump = rf + (k - 1) * d * jump, jump * s
             kind = (f"conv{k}x{k} {module.in_channels}->{module.out_channels}" if isinstance(module, nn.Conv2d)
-                    else f"blur{k}x{k}" if isinstance(module, BlurPool) else f"maxpool{k}x{k}")
+                    else f"maxpool{k}x{k}")
         rows.append({"layer": f"{len(rows) + 1:>2} {kind}", "output": tuple(output.shape[1:]), "rf": rf, "jump": jump})
 
-    _trace(model, input_size, (nn.Conv2d, nn.MaxPool2d, BlurPool, nn.AdaptiveAvgPool2d), record)
+    _trace(model, input_size, (nn.Conv2d, nn.MaxPool2d, nn.AdaptiveAvgPool2d), record)
     return rows
 
 

@@ -55,8 +55,11 @@ REMOVED = {
     "bn_refresh": (0, "93b60e4"), "elastic_alpha": (0.0, "93b60e4"), "elastic_sigma": (4.0, "93b60e4"),
     "label_smoothing": (0.0, "93b60e4"), "lr_points": ([[0.0, 0.25], [2.0, 1.0], [8.0, 0.1], [15.0, 0.0]], "93b60e4"),
     "bn_momentum": (0.1, "84040a5"), "ghost_batch": (0, "84040a5"), "cutout": (0, "84040a5"),
-    "swa_from": (0, "84040a5"), "pipeline": ("fast", "84040a5"), "num_workers": (2, "84040a5")}
+    "swa_from": (0, "84040a5"), "pipeline": ("fast", "84040a5"), "num_workers": (2, "84040a5"),
+    "activation": ("relu", "3f97a0d"), "distill": (0.0, "3f97a0d"), "distill_temperature": (2.0, "3f97a0d"),
+    "distill_shift": (0, "3f97a0d"), "distill_from": (1, "3f97a0d")}
 REMOVED_VALUES = {"scheduler": ("linear", "93b60e4")}  # option -> (a value it no longer takes, the last commit)
+REMOVED_TOKENS = {"A": "3f97a0d"}  # arch token -> the last commit that builds it (A: round 23's anti-aliased pool)
 
 
 class RemovedOption(ValueError):
@@ -68,6 +71,8 @@ def stored_config(data: dict) -> Config:
     RemovedOption (one line naming the commit that can re-run it)."""
     used = [(k, v, commit) for k, (v, commit) in REMOVED_VALUES.items() if data.get(k) == v]
     used += [(k, data[k], commit) for k, (off, commit) in REMOVED.items() if k in data and _plain(data[k]) != off]
+    used += [("arch", data["arch"], commit) for token, commit in REMOVED_TOKENS.items()
+             if token in str(data.get("arch", "")).split()]
     if used:
         name, value, commit = used[0]
         raise RemovedOption(f"made with option {name}={value!r}, removed after commit {commit}: "
