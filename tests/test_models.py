@@ -1,6 +1,5 @@
 """Model shapes, parameter budgets, the receptive-field table and the side-effect-free summary."""
 
-
 import pytest
 import torch
 

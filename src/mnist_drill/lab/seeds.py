@@ -8,8 +8,7 @@ from ..config import STEPS, Config
 from ..errors import ReportError
 from ..fileio import write_json
 from ..train import History
-from . import layout
-from .layout import display, summary_path
+from .layout import display, seeds_dir, summary_path
 from .parallel import Run, run_all
 from .provenance import command_line
 from .recipes import PEERS, VARIANTS, variant
@@ -62,7 +61,7 @@ def load_seed_summaries(held_out: bool = False) -> list[dict]:
     """Every cited recipe's stored seeds 1-5 (or 6-10) summarised afresh, with the command that made them."""
     summaries = []
     for number, name, config in cited_seed_configs():
-        path = layout.summary_path(layout.seeds_dir(config.name, held_out=held_out))
+        path = summary_path(seeds_dir(config.name, held_out=held_out))
         if not path.is_file():
             continue
         command = seeds_command(number, name) + " --first-seed 6" * held_out
@@ -70,9 +69,9 @@ def load_seed_summaries(held_out: bool = False) -> list[dict]:
             assert "command" in (stored := json.loads(path.read_text())), "stored by an older version"
             summary = summarize_seeds(load_seeds(path.parent))
         except (AssertionError, OSError, ValueError) as e:
-            raise ReportError(f"{layout.display(path.parent)}: {e}; re-run `{command}`") from None
+            raise ReportError(f"{display(path.parent)}: {e}; re-run `{command}`") from None
         summaries.append({**summary, "name": config.name, "peer": PEERS.get(config.name), "held_out": held_out,
                           "command": stored["command"] + f"` at `{stored.get('commit', '')[:7]}" * ("commit" in stored),
                           "remake": command if stored["name"] != config.name else None,  # made under another name
-                          "path": layout.display(path)})
+                          "path": display(path)})
     return summaries
