@@ -166,10 +166,10 @@ def test_off_spec_runs_never_touch_cited_results(mnist_root, tmp_path):
 
 
 @pytest.mark.parametrize("args, where", [
-    ([], "seeds/05_one_cycle"),
-    (["--first-seed", "6"], "held-out/05_one_cycle"),  # seeds 6-10: the held-out seeds, cited
-    (["--first-seed", "6", "--seeds", "2"], "runs/seeds/05_one_cycle_seeds_6_7"),
-    (["--first-seed", "6", "--epochs", "2"], "runs/seeds/05_one_cycle_epochs_2_seeds_6_10"),
+    ([], "seeds/04_lean_model"),
+    (["--first-seed", "6"], "held-out/04_lean_model"),  # seeds 6-10: the held-out seeds, cited
+    (["--first-seed", "6", "--seeds", "2"], "runs/seeds/04_lean_model_seeds_6_7"),
+    (["--first-seed", "6", "--epochs", "2"], "runs/seeds/04_lean_model_epochs_2_seeds_6_10"),
 ])
 def test_seeds_1_to_5_and_6_to_10_are_cited_and_other_ranges_are_scratch(args, where, monkeypatch, tmp_path):
     import mnist_drill.lab.seeds
@@ -177,7 +177,7 @@ def test_seeds_1_to_5_and_6_to_10_are_cited_and_other_ranges_are_scratch(args, w
     monkeypatch.setattr(layout, "RESULTS_DIR", tmp_path)
     calls = []
     monkeypatch.setattr(mnist_drill.lab.seeds, "run_seeds", lambda config, seeds, folder, **_: calls.append(folder))
-    assert cli.main(["seeds", "--no-progress", "--device", "cpu", *args]) == 0
+    assert cli.main(["seeds", "--step", "4", "--no-progress", "--device", "cpu", *args]) == 0
     assert [folder.relative_to(tmp_path).as_posix() for folder in calls] == [where]
 
 
