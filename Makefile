@@ -49,8 +49,9 @@ evidence: data  ## every cited test-set run, one after another with all threads,
 	for step in $$($(PY) -c "from mnist_drill.config import STEPS; print(*STEPS)"); do \
 		$(PY) -m mnist_drill seeds --step $$step --seeds 5 --jobs 1 || exit 1; \
 	done
-	$(PY) -c "from mnist_drill.config import LAST_STEP; from mnist_drill.lab.recipes import VARIANTS; print(*VARIANTS.get(LAST_STEP, {}))" | tr ' ' '\n' | \
-		while read -r name; do $(PY) -m mnist_drill seeds --variant "$$name" --seeds 5 --jobs 1 || exit 1; done
+	$(PY) -c "from mnist_drill.lab.recipes import VARIANTS; print(*(f'{s}:{n}' for s, v in VARIANTS.items() for n in v))" | \
+		tr ' ' '\n' | while IFS=: read -r step name; do \
+			$(PY) -m mnist_drill seeds --step "$$step" --variant "$$name" --seeds 5 --jobs 1 || exit 1; done
 	$(MAKE) notebooks bench
 
 bench: data  ## speed: fast pipeline vs the classic torchvision DataLoader, side by side

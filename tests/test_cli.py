@@ -31,6 +31,7 @@ def run_cli(*args):
     (["summary"], ["summary"]),  # removed: the notebooks show a step's table and receptive fields
     (["seeds", "--seeds", "0"], ["--seeds", "0"]),
     (["seeds", "--step", "5", "--variant", "huge"], ["huge", "9.8k"]),  # names the variants there are
+    (["seeds", "--step", "4", "--variant", "9.8k"], ["9.8k", "--step 5"]),  # and the step that has it
     (["train", "--variant", ""], ["variant", "''"]),
     (["fly"], ["fly"]),
     (["train", "--smoke", "--seed", "-1"], ["--seed", "-1"]),
@@ -119,7 +120,8 @@ def test_train_and_seeds_run_what_the_arguments_ask(monkeypatch, tmp_path):
     assert cli.main(["train", "--smoke", "--device", "cpu"]) == 0
     config, save_to = calls.pop()
     assert save_to is None and config.epochs == 1 and config.train_subset  # a smoke run saves nothing
-    assert cli.main(["seeds", "--variant", "9.8k", "--seeds", "2", "--set", "split=val", "--device", "cpu"]) == 0
+    args = ["--step", "5", "--variant", "9.8k", "--seeds", "2", "--set", "split=val", "--device", "cpu"]
+    assert cli.main(["seeds", *args]) == 0
     config, seeds, folder, identity = calls.pop()
     assert (config.name, config.split, seeds) == ("05_one_cycle_9.8k", "val", [1, 2])
     assert identity == {"step": 5, "variant": "9.8k", "overrides": {"split": "val"}}

@@ -130,8 +130,11 @@ ONE_CYCLE = replace(STEP_4, name="05_one_cycle", scheduler="onecycle", lr=0.2, n
 # ... and a random shift and zoom, weight decay 1e-4, widths 10-14-18 (its stored seeds also read five views beside the
 # one view: tta_shift=1 changes how the weights are read, never the training, so they are this step's runs too)
 STEP_5 = replace(ONE_CYCLE, arch=_WIDE, weight_decay=1e-4, **_AFFINE)
+# ... on the 5.7k variants' widths 8-10-12-14-16, its max-pool at stride 1 and every later conv dilated by 2: the same
+# weights read the map at every offset a stride-2 pool picks one of, and the GAP averages them (no parameters added)
+STEP_6 = replace(STEP_5, name="06_dilated", arch="C8 S C10 C12 C14 C16 G")
 
-STEPS = {1: STEP_1, 2: STEP_2, 3: STEP_3, 4: STEP_4, 5: STEP_5}
+STEPS = {1: STEP_1, 2: STEP_2, 3: STEP_3, 4: STEP_4, 5: STEP_5, 6: STEP_6}
 LAST_STEP = max(STEPS)
 
 SMOKE_ENV = "MNIST_DRILL_SMOKE"

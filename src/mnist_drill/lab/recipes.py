@@ -36,8 +36,6 @@ VARIANTS = {
         "5.7k-affine-wd-tta": dict(arch=_SMALL, weight_decay=1e-4, tta_shift=1, **_AFFINE),
         "9.8k": dict(arch=_WIDE),  # step 5's model with the one-cycle recipe alone
         "4.5k-separable": dict(arch="C8 M D24 D32 D32 D32 G", weight_decay=1e-4, **_AFFINE),
-        # round 26's dilated model (the pool at stride 1, later convs dilated by 2), the validation rounds' winner
-        "5.7k-dilated": dict(arch="C8 S C10 C12 C14 C16 G", weight_decay=1e-4, **_AFFINE),
         "3.8k-peer": PEER_3762, "6.3k-peer": PEER_6260},  # published recipes under our protocol (PEERS: whose)
 }
 VARIANT_BASES = {5: ONE_CYCLE}
@@ -47,7 +45,8 @@ def variant(step: int, name: str) -> Config:
     """Step `step` with the overrides of its variant `name`, named "<step name>_<name>"."""
     options = VARIANTS.get(step, {})
     if name not in options:
-        raise ValueError(f"step {step} has no variant {name!r}; it has {sorted(options) or 'none'}")
+        hint = "".join(f"; step {s} has it: add --step {s}" for s, names in VARIANTS.items() if name in names)
+        raise ValueError(f"step {step} has no variant {name!r}; it has {sorted(options) or 'none'}{hint}")
     return replace(VARIANT_BASES.get(step, STEPS[step]), name=f"{STEPS[step].name}_{name}", **options[name])
 
 
