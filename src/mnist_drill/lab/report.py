@@ -93,7 +93,8 @@ def headline(histories: dict[str, History], summaries: list[dict], held_out: lis
     margin, first, run = round((r["worst_min"] - TARGET) * 100), r["parts"][0], histories.get(final)  # margin: images
     return (f"**The final step, `{final}` ({r['params']:,} parameters), holds in one view on {r['holding']} of "
             f"{r['seeds']} seeds.** Its lowest epoch of 10-15 reads {r['worst_min']:.2f} %"
-            + (f", a margin of {margin} test images." if r["holds"] else f", {-margin} images short of {TARGET} %.")
+            + (f", a margin of {margin} test image{'s' * (margin != 1)}." if r["holds"]
+               else f", {-margin} image{'s' * (margin != -1)} short of {TARGET} %.")
             + (f" Read in five views, it holds on {r['five_holding']} of {r['seeds']} (lowest "
                f"{r['five_worst_min']:.2f} %)." if r["five_holding"] is not None else "")
             + f" Seeds {'6-10' if first['held_out'] else '1-5'} were made by `{first['command']}`"
