@@ -91,10 +91,10 @@ def headline(histories: dict[str, History], summaries: list[dict], held_out: lis
     if not (r := next((r for r in frontier_rows(summaries, held_out) if r["label"] == final), None)):
         return f"No seeds of the final step ({final}) are stored yet: run `{seeds_command(max(STEPS))}`."
     margin, first, run = round((r["worst_min"] - TARGET) * 100), r["parts"][0], histories.get(final)  # margin: images
+    unit = "image" + "s" * (abs(margin) != 1)
     return (f"**The final step, `{final}` ({r['params']:,} parameters), holds in one view on {r['holding']} of "
             f"{r['seeds']} seeds.** Its lowest epoch of 10-15 reads {r['worst_min']:.2f} %"
-            + (f", a margin of {margin} test image{'s' * (margin != 1)}." if r["holds"]
-               else f", {-margin} image{'s' * (margin != -1)} short of {TARGET} %.")
+            + (f", a margin of {margin} test {unit}." if r["holds"] else f", {-margin} {unit} short of {TARGET} %.")
             + (f" Read in five views, it holds on {r['five_holding']} of {r['seeds']} (lowest "
                f"{r['five_worst_min']:.2f} %)." if r["five_holding"] is not None else "")
             + f" Seeds {'6-10' if first['held_out'] else '1-5'} were made by `{first['command']}`"
