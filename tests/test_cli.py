@@ -170,10 +170,11 @@ def test_off_spec_runs_never_touch_cited_results(mnist_root, tmp_path):
 @pytest.mark.parametrize("args, where", [
     ([], "seeds/04_lean_model"),
     (["--first-seed", "6"], "held-out/04_lean_model"),  # seeds 6-10: the held-out seeds, cited
+    (["--first-seed", "11"], "held-out/04_lean_model_seeds-11-15"),  # and each later five
     (["--first-seed", "6", "--seeds", "2"], "runs/seeds/04_lean_model_seeds_6_7"),
     (["--first-seed", "6", "--epochs", "2"], "runs/seeds/04_lean_model_epochs_2_seeds_6_10"),
 ])
-def test_seeds_1_to_5_and_6_to_10_are_cited_and_other_ranges_are_scratch(args, where, monkeypatch, tmp_path):
+def test_seeds_1_to_5_and_each_later_five_are_cited_and_other_ranges_are_scratch(args, where, monkeypatch, tmp_path):
     import mnist_drill.lab.seeds
 
     monkeypatch.setattr(layout, "RESULTS_DIR", tmp_path)

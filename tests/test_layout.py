@@ -21,9 +21,25 @@ def test_scratch_folders_lie_apart_from_cited_ones():
     assert scratch.is_relative_to(RESULTS_DIR / "runs") and not scratch.is_relative_to(cited)
     assert layout.seeds_dir("05_one_cycle", held_out=True) == RESULTS_DIR / "held-out" / "05_one_cycle"
     assert layout.seeds_dir("05_one_cycle", tag="epochs-1", held_out=True) == scratch  # overrides stay scratch
+    held_out = RESULTS_DIR / "held-out"
+    assert layout.seeds_dir("05_one_cycle", seeds=range(6, 11)) == held_out / "05_one_cycle"
+    assert layout.seeds_dir("05_one_cycle", seeds=range(11, 16)) == held_out / "05_one_cycle_seeds-11-15"
+    for scratch_range in (range(12, 17), range(11, 14), range(1, 11)):  # not one of the blocks of five
+        assert layout.seeds_dir("05_one_cycle", seeds=scratch_range).is_relative_to(RESULTS_DIR / "runs")
     assert layout.sweep_dir("frontier") == RESULTS_DIR / "val" / "sweeps" / "frontier"
     assert layout.sweep_dir("frontier", tag="lr-0.1").is_relative_to(RESULTS_DIR / "runs")
     assert layout.summary_path(cited) == cited / "summary.json"
+
+
+def test_held_out_sets_are_found_in_seed_order(monkeypatch, tmp_path):
+    monkeypatch.setattr(layout, "RESULTS_DIR", tmp_path)
+    for seeds in (range(16, 21), range(6, 11), range(11, 16), range(11, 14)):
+        layout.seeds_dir("06_dilated", seeds=seeds).mkdir(parents=True)
+    (tmp_path / "held-out" / "06_dilated_wide").mkdir()  # another recipe whose name starts alike
+    found = layout.held_out_dirs("06_dilated")
+    assert {first: p.name for first, p in found.items()} == {
+        6: "06_dilated", 11: "06_dilated_seeds-11-15", 16: "06_dilated_seeds-16-20"}
+    assert list(found) == [6, 11, 16]
 
 
 def test_a_notebook_run_is_cited_only_under_make_notebooks(monkeypatch):

@@ -7,8 +7,9 @@ from mnist_drill.lab.seeds import seeds_command
 from mnist_drill.train import History
 
 
-def summary(name, params, worst, holding, command="c", machines=("cpu A",), held_out=False):
-    return {"name": name, "params": params, "seeds": [6, 7, 8, 9, 10] if held_out else [1, 2, 3, 4, 5],
+def summary(name, params, worst, holding, command="c", machines=("cpu A",), held_out=False, first=6):
+    first = first if held_out else 1
+    return {"name": name, "params": params, "seeds": list(range(first, first + 5)),
             "worst_seed_min_last_epochs": worst, "window": 6, "seeds_holding": holding, "per_epoch": [{}] * 15,
             "seconds_per_run_mean": 90.0, "command": command, "last_epoch_mean": 99.45, "mean_last_epochs": 99.47,
             "worst_seed": 3, "seed_mins": [worst] + [worst + 0.05] * 4, "machines": list(machines),
@@ -88,6 +89,19 @@ def test_the_headline_names_the_smallest_recipe_that_holds_on_all_ten_seeds_or_t
     assert phrase.startswith("No recipe holds") and "`mid`" in phrase and "9 of 10" in phrase
     assert "`" not in smallest_holding_phrase(first, later[1:], markdown=False)
     assert smallest_holding_phrase(first, []) == "No recipe has seeds 1-10 stored yet."
+    more = later + [summary("big", 9786, 99.39, 4, held_out=True, first=11)]  # a later five where one seed misses
+    phrase = smallest_holding_phrase(first, more)
+    assert phrase.startswith("No recipe holds") and "`big`" in phrase and "14 of 15" in phrase
+
+
+def test_the_headline_counts_every_held_out_set_of_the_final_step(monkeypatch):
+    from mnist_drill.lab import report
+
+    monkeypatch.setattr(report, "STEPS", {6: type("Step", (), {"name": "six"})()})
+    parts = [summary("six", 5680, 99.41, 5, held_out=True), summary("six", 5680, 99.39, 4, held_out=True, first=11)]
+    line = report.headline({}, [summary("six", 5680, 99.45, 5)], parts)
+    assert "on 14 of 15 seeds" in line and "1 image short of 99.4 %" in line
+    assert "Seeds 6-10 add `--first-seed 6`. Seeds 11-15 add `--first-seed 11`." in line
 
 
 def test_every_benchmark_file_is_rendered_by_one_rule_naming_its_command_machine_commit(tmp_path, monkeypatch):

@@ -3,9 +3,9 @@ its own shift and scale) in one `affine_grid` + `grid_sample` call.
 
 torchvision's `RandomRotation` / `RandomAffine` draw one set of parameters per call, so a batch would take
 one call per image; these functions do the whole batch at once. They follow torchvision's convention
-(positive angle = counter-clockwise about the image centre as in `rotate`, translation in whole pixels,
-`align_corners=False`), so they match `torchvision.transforms.functional.rotate`, and `affine` with the
-angle negated (its angle turns clockwise), image by image; tests/test_augment.py states the tolerance.
+(positive angle = counter-clockwise about the image centre, translation in whole pixels, `align_corners=False`),
+so `affine` matches `torchvision.transforms.functional.rotate` image by image, and torchvision's `affine` with the
+angle negated (its angle turns clockwise); tests/test_augment.py states the tolerance.
 """
 
 import math
@@ -46,11 +46,6 @@ def affine(images: torch.Tensor, angles_deg: torch.Tensor, translate_px: torch.T
     theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1)
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     return F.grid_sample(images, grid, mode=mode, padding_mode="zeros", align_corners=False)
-
-
-def rotate(images: torch.Tensor, angles_deg: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
-    """Rotate each image of an (N, C, H, W) batch by its angle; uncovered pixels become 0 (background)."""
-    return affine(images, angles_deg, mode=mode)
 
 
 def random_angles(n: int, max_deg: float, generator: torch.Generator) -> torch.Tensor:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
-from .paths import env_flag
-
 SCHEDULERS = ("none", "step", "onecycle", "epoch-points")
 BLOCK_ORDERS = ("relu-bn", "bn-relu")  # BatchNorm after the ReLU (the reference's) or before it
 
@@ -137,8 +135,6 @@ STEP_6 = replace(STEP_5, name="06_dilated", arch="C8 S C10 C12 C14 C16 G")
 STEPS = {1: STEP_1, 2: STEP_2, 3: STEP_3, 4: STEP_4, 5: STEP_5, 6: STEP_6}
 LAST_STEP = max(STEPS)
 
-SMOKE_ENV = "MNIST_DRILL_SMOKE"
-
 
 def diff(old: Config, new: Config) -> dict[str, tuple]:
     """Fields whose value differs, as {field: (old, new)}; the name is left out."""
@@ -183,11 +179,6 @@ def average_note(config: Config) -> str:
                 f"1/{w - 1:g} of the updates so far: about {10 / (w - 1):.1f} epochs at epoch 10")
     return (f"the weight average: its decay (1 + t) / ({w:g} + t) at update t reaches {decay} at update "
             f"{reached:,.0f} of {updates:,} and spans about {1 / (1 - decay):,.0f} updates from there")
-
-
-def smoke_mode() -> bool:
-    """True when the environment asks for a smoke run (CI, nbval)."""
-    return env_flag(SMOKE_ENV)
 
 
 def smoke(config: Config) -> Config:

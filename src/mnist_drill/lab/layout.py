@@ -7,11 +7,7 @@ from ..paths import PROJECT_ROOT, env_flag, env_path
 
 RESULTS_DIR = env_path("MNIST_DRILL_RESULTS", PROJECT_ROOT / "results")  # blank counts as unset
 CITE_ENV = "MNIST_DRILL_CITE"  # set by `make notebooks` alone: a full run replaces its cited results/<step>.json
-CITED_SEEDS, HELD_OUT_SEEDS = range(1, 6), range(6, 11)  # cited in the README; the seeds no choice was made on
-
-
-def results_dir() -> Path:
-    return RESULTS_DIR
+CITED_SEEDS, HELD_OUT_SEEDS = range(1, 6), range(6, 11)  # cited in the README; the first seeds no choice was made on
 
 
 def run_path(kind: str, name: str, *, split: str = "test", seed: int | None = None, tag: str = "",
@@ -36,15 +32,26 @@ def notebook_run_path(name: str) -> Path:
 def seeds_dir(name: str, split: str = "test", tag: str = "", held_out: bool = False, *,
               seeds: range | None = None) -> Path:
     """A seeds command's folder: cited (seeds 1-5, or the held-out 6-10) when `tag` is empty, scratch otherwise.
-    Given `seeds`, they decide: 6-10 untagged are held out; a range other than these two is scratch, named by it."""
+    Given `seeds`, they decide: untagged, 6-10 and each later five (11-15, 16-20, ...) are held out, the later ones in
+    a folder named by their range; any other range is scratch, named by it."""
     if seeds is not None:
-        held_out = seeds == HELD_OUT_SEEDS and not tag
-        if not held_out and seeds != CITED_SEEDS:
+        held_out = not tag and len(seeds) == 5 and seeds.start > 5 and seeds.start % 5 == 1
+        if held_out and seeds != HELD_OUT_SEEDS:
+            name = f"{name}_seeds-{seeds[0]}-{seeds[-1]}"
+        elif not held_out and seeds != CITED_SEEDS:
             tag = "_".join(t for t in (tag, f"seeds-{seeds[0]}-{seeds[-1]}") if t)
     val = "val" if split == "val" else ""
     if tag:
         return RESULTS_DIR / "runs" / "seeds" / val / f"{name}_{slug(tag)}"
     return RESULTS_DIR / val / ("held-out" if held_out else "seeds") / name
+
+
+def held_out_dirs(name: str) -> dict[int, Path]:
+    """Every stored held-out set of a cited recipe on the test set by its first seed, in order: 6-10, then any later
+    five (results/held-out/<name>_seeds-11-15, ...)."""
+    later = {int(p.name.split("-")[-2]): p for p in RESULTS_DIR.glob(f"held-out/{name}_seeds-*")}
+    return {first: p for first, p in sorted({HELD_OUT_SEEDS[0]: seeds_dir(name, held_out=True), **later}.items())
+            if p.is_dir()}
 
 
 def sweep_dir(sweep: str, tag: str = "") -> Path:

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 
-from ..config import LAST_STEP, STEPS, format_config, format_diff, smoke, smoke_mode
+from ..config import LAST_STEP, STEPS, format_config, format_diff, smoke
 from ..models import build_model, count_params, describe_arch
+from ..paths import env_flag
 from ..train import History
 from . import layout
 from .inspection import format_receptive_fields, misclassified, receptive_fields, summary_text
@@ -33,7 +34,7 @@ class StepNotebook:
     def __init__(self, step: int):
         plt.rcParams["figure.dpi"] = 80  # legible on GitHub, and the stored notebook stays light
         self.step, self.config = step, STEPS[step]
-        self.smoke = smoke_mode()  # CI sets MNIST_DRILL_SMOKE=1: one epoch on 2k images, nothing saved
+        self.smoke = env_flag("MNIST_DRILL_SMOKE")  # set by CI and nbval: one epoch on 2k images, nothing saved
         self.run_config = smoke(self.config) if self.smoke else self.config
         print(("SMOKE run of " if self.smoke else "Full run of ") + self.config.name)
 
@@ -71,15 +72,13 @@ class StepNotebook:
         plt.show()
 
     def show_seeds(self) -> list[History]:
-        """The stored seeds of this step, 1-5 and, where stored, the held-out 6-10: a table of each set, one view
-        (five views beside it where read), and the curves of every seed. Returns the Histories, seeds in order."""
-        runs = load_seeds(layout.seeds_dir(self.config.name))
-        held_out = layout.seeds_dir(self.config.name, held_out=True)
-        if held_out.is_dir():
-            runs += load_seeds(held_out)
-        for part in (runs[:5], runs[5:]):
-            if part:
-                print(format_seeds_table(summarize_seeds(part)) + "\n")
+        """The stored seeds of this step, 1-5 and, where stored, the held-out 6-10 (and any later five): a table of
+        each set, one view (five views beside it where read), and the curves of every seed. Returns the Histories,
+        seeds in order."""
+        runs = []
+        for folder in [layout.seeds_dir(self.config.name), *layout.held_out_dirs(self.config.name).values()]:
+            runs += (part := load_seeds(folder))
+            print(format_seeds_table(summarize_seeds(part)) + "\n")
         plot_seeds(runs)
         plt.show()
         return runs

@@ -80,13 +80,12 @@ def plot_history(history: History, title: str | None = None, size: tuple[float, 
     return fig
 
 
-def plot_misclassified(images, labels, preds, ncols: int = 8, title: str = "misclassified",
-                       wrong: int | None = None, total: int | None = None, eval_name: str = "test"):
+def plot_misclassified(images, labels, preds, wrong: int, total: int, title: str = "misclassified",
+                       eval_name: str = "test", ncols: int = 8):
     """A grid of images (N, 28, 28) titled 'true -> predicted'; `wrong` of `total` images evaluated (the run's count)
     go into the title: '05_one_cycle: 54 of 10,000 test images wrong, first 24 shown'."""
-    n, of = len(images), f" of {total:,}" if total is not None else ""
-    heading = (f"{title}: {n} misclassified {eval_name} images shown" if wrong is None else
-               f"{title}: {wrong:,}{of} {eval_name} images wrong, {'all' if n >= wrong else f'first {n}'} shown")
+    n = len(images)
+    heading = f"{title}: {wrong:,} of {total:,} {eval_name} images wrong, {'all' if n >= wrong else f'first {n}'} shown"
     if n == 0:
         fig, ax = plt.subplots(figsize=(6, 1))
         ax.text(0.5, 0.5, heading, ha="center", va="center")
@@ -156,20 +155,19 @@ def _number_points(ax, points: list[tuple[float, float]], fontsize: int = 9) -> 
 
 
 def plot_frontier(rows: list[dict], title: str = FRONTIER_TITLE):
-    """One numbered point per recipe ({"label", "params", "worst_min", "seed_mins"?, "holds"?, "peer"?}): params
-    against the worst seed's one-view minimum over epochs 10-15, a bar over its seeds' minima, green where every seed
-    holds, a diamond for a published recipe (peer); the numbers are keyed beside the panel."""
+    """One numbered point per recipe (a row of report.frontier_rows): params against the worst seed's one-view minimum
+    over epochs 10-15, a bar over its seeds' minima, green where every seed holds, a diamond for a published recipe
+    (peer); the numbers are keyed beside the panel."""
     rows = sorted(rows, key=lambda r: (r["params"], r["label"]))
     fig, ax = plt.subplots(figsize=(11, 5))
-    values = [m for r in rows for m in r.get("seed_mins", [r["worst_min"]])] + [TARGET]
+    values = [m for r in rows for m in r["seed_mins"]] + [TARGET]
     key = []
     for number, r in enumerate(rows, 1):
-        colour = "tab:green" if r.get("holds", r["worst_min"] >= TARGET) else "tab:red"
-        mins = r.get("seed_mins") or [r["worst_min"]]
+        colour, mins = "tab:green" if r["holds"] else "tab:red", r["seed_mins"]
         ax.vlines(r["params"], min(mins), max(mins), color=colour, alpha=0.5, lw=2, zorder=4)
-        ax.plot(r["params"], r["worst_min"], "D" if r.get("peer") else "o", color=colour, ms=7, zorder=5)
-        seeds = f", {len(mins)} seeds" if r.get("seed_mins") else ""
-        key.append(f"{number}. {r['label']}: {r['params']:,} params, {r['worst_min']:.2f} %{seeds}")
+        ax.plot(r["params"], r["worst_min"], "D" if r["peer"] else "o", color=colour, ms=7, zorder=5)
+        key.append(f"{number}. {r['label']}: {r['params']:,} params, {r['worst_min']:.2f} %, {len(mins)} seed"
+                   + "s" * (len(mins) > 1))
     _target_line(ax)
     ax.set_ylim(min(values) - 0.04, max(values) + 0.04)
     ax.margins(x=0.08)

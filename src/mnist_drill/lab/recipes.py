@@ -68,10 +68,10 @@ class RemovedOption(ValueError):
 
 
 def stored_config(data: dict) -> Config:
-    """The Config a stored run ran, from its saved dict: removed options it left off are dropped; one it used raises
-    RemovedOption (one line naming the commit that can re-run it)."""
+    """The Config a stored run ran, from its saved dict (JSON values: lists, never tuples): removed options it left
+    off are dropped; one it used raises RemovedOption (one line naming the commit that can re-run it)."""
     used = [(k, v, commit) for k, (v, commit) in REMOVED_VALUES.items() if data.get(k) == v]
-    used += [(k, data[k], commit) for k, (off, commit) in REMOVED.items() if k in data and _plain(data[k]) != off]
+    used += [(k, data[k], commit) for k, (off, commit) in REMOVED.items() if k in data and data[k] != off]
     used += [("arch", data["arch"], commit) for token, commit in REMOVED_TOKENS.items()
              if token in str(data.get("arch", "")).split()]
     if used:
@@ -79,7 +79,3 @@ def stored_config(data: dict) -> Config:
         raise RemovedOption(f"made with option {name}={value!r}, removed after commit {commit}: "
                             f"`git checkout {commit}` to re-run it")
     return Config.from_dict({k: v for k, v in data.items() if k not in REMOVED})
-
-
-def _plain(value):
-    return [_plain(v) for v in value] if isinstance(value, (list, tuple)) else value

@@ -12,7 +12,7 @@ from ..config import STEPS
 from ..errors import ReportError
 from ..fileio import atomic_write_bytes
 from ..paths import PROJECT_ROOT
-from ..train import TARGET, History, first_consistent_epoch, held_phrase
+from ..train import TARGET, History, held_phrase
 from . import inspection, layout, plots
 from .benchmarks import benchmark_sections
 from .provenance import machine_label
@@ -32,7 +32,7 @@ def load_step_histories() -> dict[str, History]:
 
 
 def frontier_rows(summaries: list[dict], held_out: list[dict] | None = None) -> list[dict]:
-    """One row per recipe, smallest first: its seeds 1-5 and held-out 6-10 (`parts`) as one, in one view and five."""
+    """One row per recipe, smallest first: its seeds 1-5 and held-out sets (`parts`) as one, in one view and five."""
     by_recipe: dict[str, list[dict]] = {}
     for s in summaries + (held_out or []):
         by_recipe.setdefault(s["name"], []).append(s)
@@ -99,7 +99,8 @@ def headline(histories: dict[str, History], summaries: list[dict], held_out: lis
                f"{r['five_worst_min']:.2f} %)." if r["five_holding"] is not None else "")
             + f" Seeds {'6-10' if first['held_out'] else '1-5'} were made by `{first['command']}`"
             + (f"; `{first['remake']}` re-makes them today." if first["remake"] else ".")
-            + " Seeds 6-10 add `--first-seed 6`." * (len(r["parts"]) > 1)
+            + "".join(f" Seeds {p['seeds'][0]}-{p['seeds'][-1]} add `--first-seed {p['seeds'][0]}`."
+                      for p in r["parts"][1:])
             + " " + smallest_holding_phrase(summaries, held_out, final=final)
             + (f" One run of it (`make run`) took {run.total_seconds / 60:.1f} minutes in its notebook, on "
                f"{machine_label(run.machine)}." if run else "") + " Every table is in [RESULTS.md](RESULTS.md).")
@@ -109,7 +110,7 @@ def render(histories: dict[str, History], summaries: list[dict], held_out: list[
     """RESULTS.md, one paragraph a string: the headline (`block`), the steps, the frontier, every recipe's seeds, the
     benchmarks; and the two figures."""
     if not histories:
-        raise ReportError(f"no step results in {layout.display(layout.results_dir())}; run `make notebooks` first")
+        raise ReportError(f"no step results in {layout.display(layout.RESULTS_DIR)}; run `make notebooks` first")
 
     def figure(fig, name: str, alt: str) -> str:  # rendered in memory, written in one rename
         fig.savefig(buffer := io.BytesIO(), format="png", dpi=110, bbox_inches="tight")
@@ -126,7 +127,8 @@ def render(histories: dict[str, History], summaries: list[dict], held_out: list[
            figure(plots.plot_compare(histories, spread=spread), "steps", plots.STEPS_TITLE)]
     if rows:
         out += ["## The frontier", "Every recipe with seeds stored on the test set, one view, smallest first; its "
-                "seeds 1-5 and held-out seeds 6-10 (run after every choice was made) make one row. Multiply-adds: one "
+                "seeds 1-5 and its held-out seeds (6-10, and any later five; run after every choice was made) make one "
+                "row. Multiply-adds: one "
                 "image's pass through the convs. Seconds per run: the mean of its stored runs, comparable only between "
                 "rows made on the same machine (fingerprint in brackets; threads count: `--jobs` runs take one each). "
                 "Recipes no longer stored are in [EXPERIMENTS.md](EXPERIMENTS.md).", format_frontier(rows),
@@ -134,7 +136,7 @@ def render(histories: dict[str, History], summaries: list[dict], held_out: list[
                 f"Per epoch, in one view; `<` marks an epoch some seed reads below {TARGET} %."]
     order = [c.name for _, _, c in cited_seed_configs()]
     for r in sorted(rows, key=lambda r: order.index(r["label"])):
-        out += [f"### `{r['label']}`"] + [  # seeds 1-5, then the held-out 6-10
+        out += [f"### `{r['label']}`"] + [  # seeds 1-5, then the held-out sets
             f"Seeds {s['seeds'][0]}-{s['seeds'][-1]}{' (held out)' * s['held_out']}, made by `{s['command']}`"
             + (f"; `{s['remake']}` re-makes them today" if s["remake"] else "") + f" (`{s['path']}`):\n\n```\n"
             f"{format_seeds_table(s)}\n```" for s in r["parts"]]
@@ -146,9 +148,9 @@ def result_line(history: History, summary: dict | None) -> str:
     (best, best_epoch), five, s = history.best(), history.five_views, summary
     line = (f"**Result** (test accuracy, one view). {history.params:,} parameters · best train accuracy "
             f"{max(history.column('train_acc')):.2f} % · best test {best:.2f} % (epoch {best_epoch}) · last epoch "
-            f"{history.one_view[-1]:.2f} % · {held_phrase(first_consistent_epoch(history.one_view))}"
+            f"{history.one_view[-1]:.2f} % · {held_phrase(history.one_view)}"
             + (f" · five views (test-time augmentation): last epoch {five[-1]:.2f} %, "
-               f"{held_phrase(first_consistent_epoch(five))}" if five else "")
+               f"{held_phrase(five)}" if five else "")
             + f" · {history.seconds_per_epoch:.1f} s per epoch (this notebook's run: seed 1, on "
             f"{machine_label(history.machine)})")
     if s:

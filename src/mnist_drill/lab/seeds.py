@@ -8,7 +8,7 @@ from ..config import STEPS, Config
 from ..errors import ReportError
 from ..fileio import write_json
 from ..train import History
-from .layout import display, seeds_dir, summary_path
+from .layout import display, held_out_dirs, seeds_dir, summary_path
 from .parallel import Run, run_all
 from .provenance import command_line
 from .recipes import PEERS, VARIANTS, variant
@@ -58,20 +58,21 @@ def seeds_command(step: int, variant_name: str = "") -> str:
 
 
 def load_seed_summaries(held_out: bool = False) -> list[dict]:
-    """Every cited recipe's stored seeds 1-5 (or 6-10) summarised afresh, with the command that made them."""
+    """Every cited recipe's stored seeds 1-5 (or its held-out sets: 6-10, 11-15, ...) summarised afresh, with the
+    command that made them."""
     summaries = []
     for number, name, config in cited_seed_configs():
-        path = summary_path(seeds_dir(config.name, held_out=held_out))
-        if not path.is_file():
-            continue
-        command = seeds_command(number, name) + " --first-seed 6" * held_out
-        try:
-            assert "command" in (stored := json.loads(path.read_text())), "stored by an older version"
-            summary = summarize_seeds(load_seeds(path.parent))
-        except (AssertionError, OSError, ValueError) as e:
-            raise ReportError(f"{display(path.parent)}: {e}; re-run `{command}`") from None
-        summaries.append({**summary, "name": config.name, "peer": PEERS.get(config.name), "held_out": held_out,
-                          "command": stored["command"] + f"` at `{stored.get('commit', '')[:7]}" * ("commit" in stored),
-                          "remake": command if stored["name"] != config.name else None,  # made under another name
-                          "path": display(path)})
+        for first, folder in (held_out_dirs(config.name) if held_out else {1: seeds_dir(config.name)}).items():
+            if not (path := summary_path(folder)).is_file():
+                continue
+            command = seeds_command(number, name) + f" --first-seed {first}" * held_out
+            try:
+                assert "command" in (stored := json.loads(path.read_text())), "stored by an older version"
+                summary = summarize_seeds(load_seeds(path.parent))
+            except (AssertionError, OSError, ValueError) as e:
+                raise ReportError(f"{display(path.parent)}: {e}; re-run `{command}`") from None
+            made = stored["command"] + f"` at `{stored.get('commit', '')[:7]}" * ("commit" in stored)
+            summaries.append({**summary, "name": config.name, "peer": PEERS.get(config.name), "held_out": held_out,
+                              "command": made, "path": display(path),
+                              "remake": command if stored["name"] != config.name else None})  # made as another name
     return summaries
