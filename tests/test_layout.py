@@ -31,15 +31,21 @@ def test_scratch_folders_lie_apart_from_cited_ones():
     assert layout.summary_path(cited) == cited / "summary.json"
 
 
-def test_held_out_sets_are_found_in_seed_order(monkeypatch, tmp_path):
+def test_finished_held_out_sets_are_found_in_seed_order(monkeypatch, tmp_path):
     monkeypatch.setattr(layout, "RESULTS_DIR", tmp_path)
-    for seeds in (range(16, 21), range(6, 11), range(11, 16), range(11, 14)):
-        layout.seeds_dir("06_dilated", seeds=seeds).mkdir(parents=True)
-    (tmp_path / "held-out" / "06_dilated_wide").mkdir()  # another recipe whose name starts alike
+    for seeds in (range(16, 21), range(6, 11), range(11, 16), range(21, 26)):
+        folder = layout.seeds_dir("06_dilated", seeds=seeds)
+        folder.mkdir(parents=True)
+        if seeds.start != 21:  # 21-25 still running: no summary yet
+            layout.summary_path(folder).write_text("{}")
+    for stray in ("06_dilated_seeds-11-15.bak", "06_dilated_seeds-x", "06_dilated_seeds-11-13",
+                  "06_dilated.wide_seeds-11-15", "x06_dilated_seeds-26-30"):  # none of them a later five of it
+        (tmp_path / "held-out" / stray).mkdir()
+        layout.summary_path(tmp_path / "held-out" / stray).write_text("{}")
     found = layout.held_out_dirs("06_dilated")
-    assert {first: p.name for first, p in found.items()} == {
-        6: "06_dilated", 11: "06_dilated_seeds-11-15", 16: "06_dilated_seeds-16-20"}
-    assert list(found) == [6, 11, 16]
+    assert [(first, p.name) for first, p in found.items()] == [
+        (6, "06_dilated"), (11, "06_dilated_seeds-11-15"), (16, "06_dilated_seeds-16-20")]
+    assert layout.held_out_dirs("06_dilated.wide") == {11: tmp_path / "held-out" / "06_dilated.wide_seeds-11-15"}
 
 
 def test_a_notebook_run_is_cited_only_under_make_notebooks(monkeypatch):

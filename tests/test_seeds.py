@@ -1,5 +1,6 @@
 """The seeds summary: per-epoch min/mean/max, the worst seed, and when every seed holds the target."""
 
+import json
 from dataclasses import replace
 
 import pytest
@@ -79,3 +80,23 @@ def test_run_seeds_saves_each_history_and_a_summary_that_names_its_command(mnist
 def test_load_seeds_of_an_empty_folder_names_the_command(tmp_path):
     with pytest.raises(FileNotFoundError, match="mnist_drill seeds"):
         mnist_drill.lab.seeds.load_seeds(tmp_path)
+
+
+def test_the_held_out_summaries_count_every_finished_later_five(monkeypatch, tmp_path):
+    from mnist_drill.config import LAST_STEP, STEPS
+    from mnist_drill.lab import layout
+
+    monkeypatch.setattr(layout, "RESULTS_DIR", tmp_path)
+    name = STEPS[LAST_STEP].name
+    for seeds, finished in ((range(6, 11), True), (range(11, 16), True), (range(16, 21), False)):
+        folder = layout.seeds_dir(name, seeds=seeds)
+        for seed in seeds:
+            run = make(seed, [99.5] * 15)
+            run.config["name"] = name
+            run.save(folder / f"seed{seed}.json")
+        if finished:  # 16-20 still running: no summary yet, so not counted
+            layout.summary_path(folder).write_text(json.dumps({"name": name, "command": f"made {seeds[0]}"}))
+    parts = mnist_drill.lab.seeds.load_seed_summaries(held_out=True)
+    assert [(p["seeds"][0], p["seeds_holding"], p["command"]) for p in parts] == [(6, 5, "made 6"), (11, 5, "made 11")]
+    assert parts[1]["path"].endswith(f"held-out/{name}_seeds-11-15/summary.json")
+    assert mnist_drill.lab.seeds.load_seed_summaries() == []  # no seeds 1-5 stored here

@@ -1,6 +1,7 @@
 """Where results live; the only module that knows the results folder. Cited runs (a step's notebook run, the seeds
 and sweeps the README names) and scratch runs lie apart, so a scratch run never overwrites a cited one."""
 
+import re
 from pathlib import Path
 
 from ..paths import PROJECT_ROOT, env_flag, env_path
@@ -47,11 +48,12 @@ def seeds_dir(name: str, split: str = "test", tag: str = "", held_out: bool = Fa
 
 
 def held_out_dirs(name: str) -> dict[int, Path]:
-    """Every stored held-out set of a cited recipe on the test set by its first seed, in order: 6-10, then any later
-    five (results/held-out/<name>_seeds-11-15, ...)."""
-    later = {int(p.name.split("-")[-2]): p for p in RESULTS_DIR.glob(f"held-out/{name}_seeds-*")}
+    """Every finished held-out set of a cited recipe on the test set (its summary written), by its first seed, in
+    order: 6-10, then any later five (results/held-out/<name>_seeds-11-15, ...)."""
+    later = {int(m[1]): p for p in RESULTS_DIR.glob("held-out/*_seeds-*")
+             if (m := re.fullmatch(rf"{re.escape(name)}_seeds-(\d+)-(\d+)", p.name)) and int(m[2]) == int(m[1]) + 4}
     return {first: p for first, p in sorted({HELD_OUT_SEEDS[0]: seeds_dir(name, held_out=True), **later}.items())
-            if p.is_dir()}
+            if summary_path(p).is_file()}
 
 
 def sweep_dir(sweep: str, tag: str = "") -> Path:

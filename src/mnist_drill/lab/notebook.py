@@ -6,7 +6,7 @@ what changed, the model, the run, the plots, the stored seeds and the claims.
     model = nb.show_model()       # torchsummary's table and the receptive fields
     history = nb.train()          # the full run, epoch lines and tqdm bars; stored under `make notebooks`
     nb.plot(history)              # accuracy, loss and LR per epoch
-    seeds = nb.show_seeds()       # the stored seeds 1-5 (and 6-10 where stored), tables and curves
+    seeds = nb.show_seeds()       # the stored seeds 1-5 and the held-out ones, tables and curves
     nb.show_series()              # the whole series and the frontier, in the last step's notebook only
     nb.compare_with_stored(history, seeds)  # this run against the stored seed 1, digit for digit on its machine
 """
@@ -96,7 +96,7 @@ class StepNotebook:
 
     def show_series(self) -> None:
         """In the last step's notebook: every step's stored run (its seeds' range shaded), and the frontier of every
-        recipe stored on the test set, seeds 1-5 and 6-10 together. Elsewhere one line saying where they are."""
+        recipe stored on the test set, seeds 1-5 and held-out ones as one. Elsewhere a line says where they are."""
         if self.step != LAST_STEP:
             print(f"The whole series is shown in the last step's notebook, {STEPS[LAST_STEP].name}.ipynb.")
             return

@@ -73,15 +73,16 @@ def format_frontier(rows: list[dict], markdown: bool = True) -> str:
 
 def smallest_holding_phrase(summaries: list[dict], held_out: list[dict], markdown: bool = True,
                             final: str | None = None) -> str:
-    """The smallest recipe that holds in one view on every one of seeds 1-10 ("it" if `final`), else the closest."""
-    rows = [r for r in frontier_rows(summaries, held_out) if len(r["parts"]) > 1]  # those with seeds 6-10 too
+    """The smallest recipe that holds in one view on every one of its seeds, 1-10 or more ("it" if `final`), else the
+    closest: the fewest seeds missing, then the highest lowest epoch."""
+    rows = [r for r in frontier_rows(summaries, held_out) if len(r["parts"]) > 1]  # those with held-out seeds too
     if not rows:
         return "No recipe has seeds 1-10 stored yet."
-    r = next((r for r in rows if r["holds"]), max(rows, key=lambda r: (r["holding"], r["worst_min"], -r["params"])))
+    r = next((r for r in rows if r["holds"]), min(rows, key=lambda r: (r["seeds"] - r["holding"], -r["worst_min"])))
     name = f"`{r['label']}` ({r['params']:,} parameters, lowest {r['worst_min']:.2f} %)"
     text = (("It" if r["label"] == final else f"**{name}**") + " is the smallest stored recipe that holds in one view "
             f"on every one of its {r['seeds']} seeds." if r["holds"] else "No recipe holds in one view on every one "
-            f"of seeds 1-10 yet; the closest is {name}: {r['holding']} of {r['seeds']}.")
+            f"of its seeds yet; the closest is {name}: {r['holding']} of {r['seeds']}.")
     return text if markdown else text.replace("**", "").replace("`", "")
 
 
@@ -97,7 +98,7 @@ def headline(histories: dict[str, History], summaries: list[dict], held_out: lis
             + (f", a margin of {margin} test {unit}." if r["holds"] else f", {-margin} {unit} short of {TARGET} %.")
             + (f" Read in five views, it holds on {r['five_holding']} of {r['seeds']} (lowest "
                f"{r['five_worst_min']:.2f} %)." if r["five_holding"] is not None else "")
-            + f" Seeds {'6-10' if first['held_out'] else '1-5'} were made by `{first['command']}`"
+            + f" Seeds {first['seeds'][0]}-{first['seeds'][-1]} were made by `{first['command']}`"
             + (f"; `{first['remake']}` re-makes them today." if first["remake"] else ".")
             + "".join(f" Seeds {p['seeds'][0]}-{p['seeds'][-1]} add `--first-seed {p['seeds'][0]}`."
                       for p in r["parts"][1:])
