@@ -103,7 +103,7 @@ def headline(histories: dict[str, History], summaries: list[dict], held_out: lis
             + "".join(f" Seeds {p['seeds'][0]}-{p['seeds'][-1]} add `--first-seed {p['seeds'][0]}`."
                       for p in r["parts"][1:])
             + " " + smallest_holding_phrase(summaries, held_out, final=final)
-            + (f" One run of it (`make run`) took {run.total_seconds / 60:.1f} minutes in its notebook, on "
+            + (f" One run of the final step (`make run`) took {run.total_seconds / 60:.1f} minutes in its notebook, on "
                f"{machine_label(run.machine)}." if run else "") + " Every table is in [RESULTS.md](RESULTS.md).")
 
 
