@@ -49,11 +49,11 @@ def seeds_dir(name: str, split: str = "test", tag: str = "", held_out: bool = Fa
 
 def held_out_dirs(name: str) -> dict[int, Path]:
     """Every finished held-out set of a cited recipe on the test set (its summary written), by its first seed, in
-    order: 6-10, then any later five (results/held-out/<name>_seeds-11-15, ...)."""
-    later = {int(m[1]): p for p in RESULTS_DIR.glob("held-out/*_seeds-*")
-             if (m := re.fullmatch(rf"{re.escape(name)}_seeds-(\d+)-(\d+)", p.name)) and int(m[2]) == int(m[1]) + 4}
-    return {first: p for first, p in sorted({HELD_OUT_SEEDS[0]: seeds_dir(name, held_out=True), **later}.items())
-            if summary_path(p).is_file()}
+    order: 6-10, then any later five (results/held-out/<name>_seeds-11-15, ...). seeds_dir names each one."""
+    firsts = {HELD_OUT_SEEDS[0]} | {int(m[1]) for p in RESULTS_DIR.glob("held-out/*_seeds-*")
+                                    if (m := re.search(r"_seeds-(\d+)-\d+$", p.name))}
+    folders = {first: seeds_dir(name, seeds=range(first, first + 5)) for first in sorted(firsts)}
+    return {first: p for first, p in folders.items() if p.parent.name == "held-out" and summary_path(p).is_file()}
 
 
 def sweep_dir(sweep: str, tag: str = "") -> Path:

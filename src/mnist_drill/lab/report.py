@@ -129,10 +129,10 @@ def render(histories: dict[str, History], summaries: list[dict], held_out: list[
     if rows:
         out += ["## The frontier", "Every recipe with seeds stored on the test set, one view, smallest first; its "
                 "seeds 1-5 and its held-out seeds (6-10, and any later five; run after every choice was made) make one "
-                "row. Multiply-adds: one "
-                "image's pass through the convs. Seconds per run: the mean of its stored runs, comparable only between "
-                "rows made on the same machine (fingerprint in brackets; threads count: `--jobs` runs take one each). "
-                "Recipes no longer stored are in [EXPERIMENTS.md](EXPERIMENTS.md).", format_frontier(rows),
+                "row. Multiply-adds: one image's pass through the convs. Seconds per run: the mean of its stored runs, "
+                "comparable only between rows made on the same machine (fingerprint in brackets; threads count: "
+                "`--jobs` runs take one each). Recipes no longer stored are in [EXPERIMENTS.md](EXPERIMENTS.md).",
+                format_frontier(rows),
                 figure(plots.plot_frontier(rows), "frontier", plots.FRONTIER_TITLE), "## Seeds",
                 f"Per epoch, in one view; `<` marks an epoch some seed reads below {TARGET} %."]
     order = [c.name for _, _, c in cited_seed_configs()]
